@@ -1,0 +1,171 @@
+using Feed.Auth;
+using Feed.FanOut;
+using Feed.Feeds;
+using Feed.Follows;
+using Feed.Infrastructure.Auth;
+using Feed.Infrastructure.Hangfire;
+using Feed.Infrastructure.Http;
+using Feed.Infrastructure.Postgres;
+using Feed.Infrastructure.Redis;
+using Feed.Outbox;
+using Feed.Posts;
+using Feed.Users;
+using Hangfire;
+using Hangfire.Redis.StackExchange;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+using Npgsql;
+using Scalar.AspNetCore;
+using StackExchange.Redis;
+
+namespace Feed.Extensions;
+
+/// <summary>Service wiring and the HTTP pipeline; <c>Program.cs</c> only calls these.</summary>
+public static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var config = builder.Configuration;
+
+        services.AddValidatedOptions<FanOutOptions>(config, FanOutOptions.Section);
+        services.AddValidatedOptions<FeedOptions>(config, FeedOptions.Section);
+        services.AddValidatedOptions<OutboxOptions>(config, OutboxOptions.Section);
+        services.AddValidatedOptions<AuthOptions>(config, AuthOptions.Section);
+        services.AddValidatedOptions<RedisOptions>(config, RedisOptions.Section);
+        services.AddValidatedOptions<WorkerOptions>(config, WorkerOptions.Section);
+        services.AddSingleton(TimeProvider.System);
+
+        // Postgres: one data source for raw SQL on hot paths, EF Core for the rest and for migrations.
+        var connectionString = config.GetConnectionString("Postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.");
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        services.AddDbContext<FeedDbContext>((sp, options) =>
+            options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()).UseSnakeCaseNamingConvention());
+
+        // Redis: one multiplexer per process, shared by the feed stores and Hangfire's storage.
+        services.AddSingleton<IConnectionMultiplexer>(sp =>
+        {
+            var options = ConfigurationOptions.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration);
+            options.AbortOnConnectFail = false;
+            return ConnectionMultiplexer.Connect(options);
+        });
+
+        services.AddHangfire((sp, hangfire) => hangfire
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseRedisStorage(sp.GetRequiredService<IConnectionMultiplexer>(), new RedisStorageOptions
+            {
+                Prefix = sp.GetRequiredService<IOptions<RedisOptions>>().Value.HangfirePrefix,
+                // Hangfire ignores the multiplexer's default database unless told.
+                Db = ConfigurationOptions.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration).DefaultDatabase ?? 0,
+            }));
+
+        var worker = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        if (worker.IsWorker)
+        {
+            services.AddHangfireServer((sp, server) =>
+            {
+                var options = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
+                server.Queues = options.Queues;
+                server.WorkerCount = options.WorkerCount;
+            });
+            services.AddHostedService<OutboxRelay>();
+        }
+
+        services.AddSingleton<TokenIssuer>();
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<AuthOptions>>((jwt, auth) => ConfigureJwt(jwt, auth.Value));
+        services.AddAuthorization();
+
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddOpenApi();
+        services.AddHealthChecks();
+
+        services.AddScoped<CreatePostService>();
+        services.AddScoped<DeletePostService>();
+        services.AddScoped<FollowService>();
+        services.AddSingleton<OutboxDispatcher>();
+        services.AddSingleton<FanOutCompletion>();
+        services.AddSingleton<FeedStore>();
+        services.AddSingleton<AuthorTimelineStore>();
+        services.AddSingleton<PostCache>();
+        services.AddSingleton<FeedRebuilder>();
+        services.AddSingleton<HomeFeedReader>();
+    }
+
+    /// <summary>The HTTP pipeline and every endpoint.</summary>
+    public static void MapFeedApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+        app.MapHealthChecks("/health/live");
+        app.UseHangfireDashboard("/hangfire", new DashboardOptions
+        {
+            DashboardTitle = "Feed jobs",
+            Authorization = [new DashboardCredentialsFilter(app.Configuration)],
+        });
+
+        app.MapAuthApi();
+        app.MapUsersApi();
+        app.MapFollowsApi();
+        app.MapPostsApi();
+        app.MapFeedsApi();
+    }
+
+    /// <summary>Applies pending EF Core migrations (the <c>migrate</c> command).</summary>
+    public static async Task MigrateDatabaseAsync(this IServiceProvider services)
+    {
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<FeedDbContext>().Database.MigrateAsync();
+    }
+
+    private static void AddValidatedOptions<T>(this IServiceCollection services, IConfiguration config, string section)
+        where T : class =>
+        services.AddOptions<T>().Bind(config.GetSection(section)).ValidateDataAnnotations().ValidateOnStart();
+
+    private static void ConfigureJwt(JwtBearerOptions jwt, AuthOptions auth)
+    {
+        jwt.MapInboundClaims = false;
+        jwt.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidIssuer = auth.Issuer,
+            ValidAudience = auth.Audience,
+            IssuerSigningKey = TokenIssuer.SigningKey(auth),
+            ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+            ClockSkew = TimeSpan.FromSeconds(30),
+            NameClaimType = "sub",
+        };
+        jwt.Events = new JwtBearerEvents
+        {
+            OnChallenge = async context =>
+            {
+                context.HandleResponse();
+                var detail = context.AuthenticateFailure switch
+                {
+                    SecurityTokenExpiredException => "The access token has expired.",
+                    not null => "The access token is invalid.",
+                    null => "An access token is required (Authorization: Bearer <token>).",
+                };
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = context.HttpContext,
+                    ProblemDetails = { Status = StatusCodes.Status401Unauthorized, Title = "Unauthorized", Detail = detail },
+                });
+            },
+        };
+    }
+}

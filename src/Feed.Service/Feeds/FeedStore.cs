@@ -1,0 +1,73 @@
+using Feed.FanOut;
+using Feed.Infrastructure.Redis;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Feed.Feeds;
+
+/// <summary>
+/// Owns every home feed in Redis: <c>feed:{userId}</c>, a sorted set of post ids capped at
+/// <see cref="FeedOptions.FeedCap"/>, alive for <see cref="FanOutOptions.InactiveAfter"/> after
+/// the reader's last recorded activity. Nothing else touches these keys.
+/// </summary>
+/// <remarks>Inserts are idempotent and order-safe; a feed that does not exist is never created by a push.</remarks>
+public sealed class FeedStore(IConnectionMultiplexer redis, IOptions<FeedOptions> feedOptions, IOptions<FanOutOptions> fanOutOptions)
+{
+    private readonly IDatabase _db = redis.GetDatabase();
+    private readonly int _cap = feedOptions.Value.FeedCap;
+    private readonly TimeSpan _ttl = fanOutOptions.Value.InactiveAfter;
+
+    /// <summary>The Redis key of a user's home feed; the hash tag keeps a user's keys in one cluster slot.</summary>
+    public static RedisKey Key(long userId) => $"feed:{{{userId}}}";
+
+    /// <summary>Pushes one post into many feeds with pipelined commands (one round trip in total, not one per feed).</summary>
+    /// <returns>How many feeds received the post (feeds that do not exist are skipped).</returns>
+    public async Task<int> PushAsync(IReadOnlyList<long> userIds, long postId)
+    {
+        var ids = new[] { postId };
+        var tasks = new Task<bool>[userIds.Count];
+        for (var i = 0; i < userIds.Count; i++)
+        {
+            tasks[i] = CappedIdSet.AddIfExistsAsync(_db, Key(userIds[i]), _cap, null, ids);
+        }
+        var results = await Task.WhenAll(tasks);
+        return results.Count(r => r);
+    }
+
+    /// <summary>Adds posts to one feed if it exists (used by rebuilds and backfills).</summary>
+    public Task<bool> AddAsync(long userId, IReadOnlyCollection<long> postIds) =>
+        CappedIdSet.AddIfExistsAsync(_db, Key(userId), _cap, null, postIds);
+
+    /// <summary>Removes one post from many feeds, pipelined.</summary>
+    public async Task RemoveAsync(IReadOnlyList<long> userIds, long postId)
+    {
+        var tasks = new Task[userIds.Count];
+        for (var i = 0; i < userIds.Count; i++)
+        {
+            tasks[i] = _db.SortedSetRemoveAsync(Key(userIds[i]), postId);
+        }
+        await Task.WhenAll(tasks);
+    }
+
+    /// <summary>Creates a user's feed from a rebuild unless someone else created it first.</summary>
+    public Task<bool> CreateIfMissingAsync(long userId, IReadOnlyCollection<long> postIds) =>
+        CappedIdSet.CreateIfMissingAsync(_db, Key(userId), _cap, _ttl, postIds);
+
+    internal Task<IdRange> ReadAsync(long userId, long before, int count) =>
+        CappedIdSet.ReadAsync(_db, Key(userId), before, count);
+
+    /// <summary>Renews the feed's lifetime after recorded reader activity.</summary>
+    public Task TouchAsync(long userId) => _db.KeyExpireAsync(Key(userId), _ttl);
+
+    /// <summary>Drops a user's feed; the next read rebuilds it from Postgres.</summary>
+    public Task DeleteAsync(long userId) => _db.KeyDeleteAsync(Key(userId));
+
+    /// <summary>Post ids in a user's stored feed, newest first (empty when the feed does not exist).</summary>
+    public async Task<long[]> GetAllAsync(long userId)
+    {
+        var values = await _db.SortedSetRangeByScoreAsync(Key(userId), start: 0, exclude: Exclude.Start, order: Order.Descending);
+        return [.. values.Select(v => (long)v)];
+    }
+
+    public Task<bool> ExistsAsync(long userId) => _db.KeyExistsAsync(Key(userId));
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
+
+namespace Feed.Infrastructure.Http;
+
+/// <summary>
+/// Turns exceptions into RFC 9457 problem+json: request-binding failures (malformed JSON, wrong
+/// types, non-numeric ids) become 4xx with the reason; a dependency outage becomes 503; anything
+/// else a 500 that reveals nothing internal.
+/// </summary>
+internal sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
+    {
+        int status;
+        string title;
+        string? detail;
+        switch (exception)
+        {
+            case BadHttpRequestException bad:
+                status = bad.StatusCode;
+                title = status == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Bad request";
+                detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
+                break;
+            case NpgsqlException or StackExchange.Redis.RedisException or TimeoutException when !context.RequestAborted.IsCancellationRequested:
+                logger.LogError(exception, "A dependency failed while handling {Method} {Path}", context.Request.Method, context.Request.Path);
+                status = StatusCodes.Status503ServiceUnavailable;
+                title = "Service unavailable";
+                detail = "A storage dependency is unavailable. Retry later.";
+                context.Response.Headers.RetryAfter = "5";
+                break;
+            default:
+                logger.LogError(exception, "Unhandled error while handling {Method} {Path}", context.Request.Method, context.Request.Path);
+                status = StatusCodes.Status500InternalServerError;
+                title = "Internal server error";
+                detail = null;
+                break;
+        }
+        context.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
+        });
+    }
+}

@@ -1,0 +1,35 @@
+using Feed.FanOut;
+using Feed.Outbox;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Feed.Infrastructure.Postgres.EntityConfigurations;
+
+internal sealed class OutboxConfiguration : IEntityTypeConfiguration<OutboxMessage>
+{
+    public void Configure(EntityTypeBuilder<OutboxMessage> builder)
+    {
+        builder.ToTable("outbox");
+        builder.HasKey(m => m.Id);
+        builder.Property(m => m.Id).UseIdentityAlwaysColumn();
+        builder.Property(m => m.Kind).HasConversion<short>();
+        builder.Property(m => m.CreatedAt).HasDefaultValueSql("now()");
+        builder.Property(m => m.NextAttemptAt).HasDefaultValueSql("now()");
+        builder.Property(m => m.Attempts).HasDefaultValue(0);
+        builder.Property(m => m.Generation).HasDefaultValue(0);
+        // The relay scans only open rows, oldest due first.
+        builder.HasIndex(m => m.NextAttemptAt).HasFilter("completed_at IS NULL").HasDatabaseName("ix_outbox_open_due");
+        builder.HasIndex(m => m.PostId);
+    }
+}
+
+internal sealed class FanOutBatchCompletionConfiguration : IEntityTypeConfiguration<FanOutBatchCompletion>
+{
+    public void Configure(EntityTypeBuilder<FanOutBatchCompletion> builder)
+    {
+        builder.ToTable("fan_out_batches");
+        builder.HasKey(b => new { b.OutboxId, b.Generation, b.BatchIndex });
+        builder.Property(b => b.CompletedAt).HasDefaultValueSql("now()");
+        builder.HasOne<OutboxMessage>().WithMany().HasForeignKey(b => b.OutboxId).OnDelete(DeleteBehavior.Cascade);
+    }
+}

@@ -1,0 +1,30 @@
+using Feed.FanOut;
+using Feed.Follows;
+using Feed.Outbox;
+using Feed.Posts;
+using Feed.Users;
+using Microsoft.EntityFrameworkCore;
+
+namespace Feed.Infrastructure.Postgres;
+
+/// <summary>The source of truth. Everything in Redis can be rebuilt from what this context stores.</summary>
+public sealed class FeedDbContext(DbContextOptions<FeedDbContext> options) : DbContext(options)
+{
+    /// <summary>SQL that yields a new time-ordered id; the default of every id column.</summary>
+    public const string NextIdSql = "feed_next_id()";
+
+    public DbSet<User> Users => Set<User>();
+
+    public DbSet<Follow> Follows => Set<Follow>();
+
+    public DbSet<Post> Posts => Set<Post>();
+
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
+    public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
+
+    public DbSet<FanOutBatchCompletion> FanOutBatches => Set<FanOutBatchCompletion>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(FeedDbContext).Assembly);
+}

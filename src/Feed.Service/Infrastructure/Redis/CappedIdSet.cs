@@ -1,0 +1,109 @@
+using StackExchange.Redis;
+
+namespace Feed.Infrastructure.Redis;
+
+/// <summary>
+/// Operations on a capped sorted set of ids (member and score are both the id, newest = highest).
+/// Every set carries a sentinel member <c>"0"</c> (score 0): a key that exists is a complete,
+/// built set, and a missing key means "rebuild me". Writers therefore only add to sets that
+/// exist, so a fan-out never creates a partial feed that readers would take for a whole one.
+/// </summary>
+/// <remarks>
+/// Ids must stay below 2^53 so that a double score holds them exactly (see docs/decisions.md).
+/// Each script touches one key, so it runs on Redis Cluster too.
+/// </remarks>
+internal static class CappedIdSet
+{
+    public const string Sentinel = "0";
+
+    // ARGV: cap, ttl seconds (0 = keep), ids...
+    private const string AddIfExistsScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        for i = 3, #ARGV do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i]) end
+        local cap = tonumber(ARGV[1])
+        if redis.call('ZCARD', KEYS[1]) > cap + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(cap + 1)) end
+        local ttl = tonumber(ARGV[2])
+        if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+        return 1
+        """;
+
+    // ARGV: cap, ttl seconds (0 = keep), ids...
+    private const string CreateIfMissingScript = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+        redis.call('ZADD', KEYS[1], 0, '0')
+        for i = 3, #ARGV do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i]) end
+        local cap = tonumber(ARGV[1])
+        if redis.call('ZCARD', KEYS[1]) > cap + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(cap + 1)) end
+        local ttl = tonumber(ARGV[2])
+        if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+        return 1
+        """;
+
+    /// <summary>Adds ids to the set if it exists (idempotent, order-safe), then trims it to <paramref name="cap"/>.</summary>
+    /// <returns>False when the set does not exist (nothing written).</returns>
+    public static async Task<bool> AddIfExistsAsync(IDatabaseAsync db, RedisKey key, int cap, TimeSpan? ttl, IReadOnlyCollection<long> ids)
+    {
+        var result = await db.ScriptEvaluateAsync(AddIfExistsScript, [key], Args(cap, ttl, ids));
+        return (long)result == 1;
+    }
+
+    /// <summary>Creates the set with the sentinel and the given ids unless it already exists.</summary>
+    /// <returns>False when the set already existed (nothing written).</returns>
+    public static async Task<bool> CreateIfMissingAsync(IDatabaseAsync db, RedisKey key, int cap, TimeSpan? ttl, IReadOnlyCollection<long> ids)
+    {
+        var result = await db.ScriptEvaluateAsync(CreateIfMissingScript, [key], Args(cap, ttl, ids));
+        return (long)result == 1;
+    }
+
+    /// <summary>Reads up to <paramref name="count"/> ids below <paramref name="before"/>, newest first.</summary>
+    public static async Task<IdRange> ReadAsync(IDatabaseAsync db, RedisKey key, long before, int count)
+    {
+        // The range includes score 0, so the sentinel shows up exactly when the set is exhausted,
+        // and an empty answer means the key is missing.
+        var values = await db.SortedSetRangeByScoreAsync(
+            key, start: 0, stop: before, exclude: Exclude.Stop, order: Order.Descending, skip: 0, take: count + 1);
+        if (values.Length == 0)
+        {
+            return IdRange.Missing;
+        }
+        var ids = new List<long>(Math.Min(values.Length, count));
+        var exhausted = false;
+        foreach (var value in values)
+        {
+            var id = (long)value;
+            if (id == 0)
+            {
+                exhausted = true;
+                break;
+            }
+            if (ids.Count == count)
+            {
+                break;
+            }
+            ids.Add(id);
+        }
+        return new IdRange(true, ids, exhausted);
+    }
+
+    private static RedisValue[] Args(int cap, TimeSpan? ttl, IReadOnlyCollection<long> ids)
+    {
+        var args = new RedisValue[ids.Count + 2];
+        args[0] = cap;
+        args[1] = ttl is { } t ? (long)Math.Ceiling(t.TotalSeconds) : 0;
+        var i = 2;
+        foreach (var id in ids)
+        {
+            args[i++] = id;
+        }
+        return args;
+    }
+}
+
+/// <summary>A slice of a <see cref="CappedIdSet"/>, newest first.</summary>
+/// <param name="Exists">False when the key is missing and must be rebuilt.</param>
+/// <param name="Ids">The ids read.</param>
+/// <param name="Exhausted">True when no older id exists below the last one read.</param>
+internal sealed record IdRange(bool Exists, IReadOnlyList<long> Ids, bool Exhausted)
+{
+    public static readonly IdRange Missing = new(false, [], true);
+}

@@ -1,0 +1,75 @@
+using Feed.Feeds;
+using Feed.Infrastructure.Postgres;
+using Feed.Outbox;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Feed.Posts;
+
+/// <summary>
+/// Deletes a post: it is marked deleted in Postgres (with an outbox row to remove it from the
+/// feeds it was pushed into), then tombstoned in the post cache and dropped from the author's
+/// timeline, so every read stops showing it at once.
+/// </summary>
+public sealed class DeletePostService(
+    FeedDbContext db,
+    OutboxDispatcher dispatcher,
+    AuthorTimelineStore timelines,
+    PostCache cache,
+    IOptions<OutboxOptions> outboxOptions,
+    TimeProvider clock,
+    ILogger<DeletePostService> logger)
+{
+    public async Task<DeletePostOutcome> DeleteAsync(long callerId, long postId, CancellationToken ct)
+    {
+        var post = await db.Posts.AsNoTracking().FirstOrDefaultAsync(p => p.Id == postId, ct);
+        if (post is null)
+        {
+            return DeletePostOutcome.NotFound;
+        }
+        if (post.AuthorId != callerId)
+        {
+            return DeletePostOutcome.NotAuthor;
+        }
+
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var deleted = await db.Posts.Where(p => p.Id == postId && p.DeletedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(p => p.DeletedAt, clock.GetUtcNow()), ct);
+        OutboxMessage? outbox = null;
+        if (deleted == 1)
+        {
+            outbox = new OutboxMessage
+            {
+                Kind = OutboxKind.PostDeleted,
+                PostId = postId,
+                NextAttemptAt = clock.GetUtcNow() + outboxOptions.Value.RedeliverAfter,
+            };
+            db.Outbox.Add(outbox);
+            await db.SaveChangesAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+
+        // Repeated on a retried delete too, in case the first one's Redis writes were lost.
+        await cache.MarkDeletedAsync(postId);
+        await timelines.RemoveAsync(post.AuthorId, postId);
+        if (outbox is not null)
+        {
+            try
+            {
+                dispatcher.Enqueue(outbox.Id, postId);
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Post {PostId} deleted but its feed clean-up was not enqueued; the outbox relay will retry it", postId);
+            }
+        }
+        return DeletePostOutcome.Deleted;
+    }
+}
+
+public enum DeletePostOutcome
+{
+    Deleted,
+    NotFound,
+    NotAuthor,
+}

@@ -1,0 +1,33 @@
+namespace Feed.Users;
+
+/// <summary>An account that posts and reads a home feed.</summary>
+public sealed class User
+{
+    public long Id { get; set; }
+
+    public required string Handle { get; set; }
+
+    /// <summary>The handle in lower case; unique, so handles are unique regardless of case.</summary>
+    public required string HandleNormalized { get; set; }
+
+    public required string DisplayName { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Maintained in the same transaction as every follow and unfollow.</summary>
+    public int FollowerCount { get; set; }
+
+    public int FollowingCount { get; set; }
+
+    /// <summary>
+    /// True once the follower count reaches the celebrity threshold; false again only when it
+    /// drops below the lower mark (hysteresis). Celebrity posts are merged at read time instead of pushed.
+    /// </summary>
+    public bool IsCelebrity { get; set; }
+
+    /// <summary>
+    /// When the user last read their home feed (recorded at most once per refresh interval).
+    /// Fan-out skips followers whose last read is older than the inactivity period.
+    /// </summary>
+    public DateTimeOffset LastFeedReadAt { get; set; }
+}

@@ -1,0 +1,161 @@
+using System.Net;
+using Feed.Feeds;
+using Feed.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Feed.Tests.Feeds;
+
+[Collection(AppCollection.Name)]
+public sealed class FeedReadTests(FeedApp app)
+{
+    private FeedStore Feeds => app.Services.GetRequiredService<FeedStore>();
+
+    [Fact]
+    public async Task Paging_returns_every_item_exactly_once_newest_first()
+    {
+        var reader = await app.CreateUserAsync("reader");
+        var ordinary = await app.CreateUserAsync("plain");
+        var other = await app.CreateUserAsync("plain");
+        var celebrity = await MakeCelebrityAsync();
+        foreach (var followee in new[] { ordinary, other, celebrity })
+        {
+            await reader.FollowAsync(followee);
+        }
+        await reader.FeedPageAsync();
+
+        var expected = new List<string>();
+        for (var round = 0; round < 6; round++)
+        {
+            foreach (var author in new[] { ordinary, reader, celebrity, other })
+            {
+                expected.Add((await author.PostAsync($"post {round} by {author.Handle}")).Id);
+            }
+        }
+        await app.DrainAsync();
+        expected.Reverse();
+
+        foreach (var pageSize in new[] { 1, 4, 7, 100 })
+        {
+            var items = await reader.WholeFeedAsync(pageSize);
+            Assert.Equal(expected, items.Select(i => i.Id).ToList());
+        }
+    }
+
+    [Fact]
+    public async Task Deleted_redis_feed_is_rebuilt_and_equals_what_it_was()
+    {
+        var reader = await app.CreateUserAsync("reader");
+        var a = await app.CreateUserAsync("a");
+        var b = await app.CreateUserAsync("b");
+        await reader.FollowAsync(a);
+        await reader.FollowAsync(b);
+        await reader.FeedPageAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            await a.PostAsync($"a{i}");
+            await b.PostAsync($"b{i}");
+        }
+        await app.DrainAsync();
+        var stored = await Feeds.GetAllAsync(reader.Id);
+        var read = await reader.WholeFeedAsync();
+        Assert.Equal(10, stored.Length);
+
+        await Feeds.DeleteAsync(reader.Id);
+        var reread = await reader.WholeFeedAsync();
+
+        Assert.Equal(read.Select(p => p.Id), reread.Select(p => p.Id));
+        Assert.Equal(stored, await Feeds.GetAllAsync(reader.Id));
+    }
+
+    [Fact]
+    public async Task Rebuild_after_a_flushed_redis_serves_the_same_feed()
+    {
+        var reader = await app.CreateUserAsync("reader");
+        var a = await app.CreateUserAsync("a");
+        var celebrity = await MakeCelebrityAsync();
+        await reader.FollowAsync(a);
+        await reader.FollowAsync(celebrity);
+        await reader.FeedPageAsync();
+        await a.PostAsync("ordinary");
+        await celebrity.PostAsync("famous");
+        await reader.PostAsync("mine");
+        await app.DrainAsync();
+        var before = await reader.WholeFeedAsync();
+
+        // Everything derived goes: feeds, timelines and the post cache.
+        await Feeds.DeleteAsync(reader.Id);
+        var timelines = app.Services.GetRequiredService<AuthorTimelineStore>();
+        foreach (var id in new[] { reader.Id, a.Id, celebrity.Id })
+        {
+            await timelines.DeleteAsync(id);
+        }
+        foreach (var post in before)
+        {
+            await app.RedisDb.KeyDeleteAsync(PostCache.Key(long.Parse(post.Id)));
+        }
+
+        var after = await reader.WholeFeedAsync();
+        Assert.Equal(before, after);
+        Assert.Equal(3, after.Count);
+    }
+
+    [Fact]
+    public async Task Unfollowed_authors_leave_reads_at_once()
+    {
+        var reader = await app.CreateUserAsync("reader");
+        var a = await app.CreateUserAsync("a");
+        await reader.FollowAsync(a);
+        await reader.FeedPageAsync();
+        await a.PostAsync("soon hidden");
+        await app.DrainAsync();
+        Assert.Single((await reader.FeedPageAsync()).Items);
+
+        await reader.UnfollowAsync(a);
+
+        Assert.Empty((await reader.FeedPageAsync()).Items);
+    }
+
+    [Fact]
+    public async Task Deleted_post_leaves_reads_at_once_and_stored_feeds_in_the_background()
+    {
+        var reader = await app.CreateUserAsync("reader");
+        var a = await app.CreateUserAsync("a");
+        await reader.FollowAsync(a);
+        await reader.FeedPageAsync();
+        var keep = await a.PostAsync("keep");
+        var gone = await a.PostAsync("gone");
+        await app.DrainAsync();
+
+        var deleted = await a.Client.DeleteAsync($"/v1/posts/{gone.Id}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+
+        Assert.Equal([keep.Id], (await reader.FeedPageAsync()).Items.Select(p => p.Id));
+        Assert.Equal([keep.Id], (await a.FeedPageAsync()).Items.Select(p => p.Id));
+        await (await a.Client.GetAsync($"/v1/posts/{gone.Id}")).AssertProblemAsync(HttpStatusCode.NotFound);
+        await app.DrainAsync();
+        Assert.DoesNotContain(long.Parse(gone.Id), await Feeds.GetAllAsync(reader.Id));
+    }
+
+    [Fact]
+    public async Task Feed_of_a_user_who_follows_nobody_is_their_own_posts()
+    {
+        var loner = await app.CreateUserAsync("loner");
+        Assert.Empty((await loner.FeedPageAsync()).Items);
+        Assert.True(await Feeds.ExistsAsync(loner.Id));
+        var post = await loner.PostAsync("talking to myself");
+        var page = await loner.FeedPageAsync();
+        Assert.Equal([post.Id], page.Items.Select(p => p.Id));
+        Assert.Null(page.NextCursor);
+    }
+
+    private async Task<TestUser> MakeCelebrityAsync()
+    {
+        var celebrity = await app.CreateUserAsync("celeb");
+        for (var i = 0; i < FeedApp.CelebrityThreshold; i++)
+        {
+            var fan = await app.CreateUserAsync("fan");
+            await fan.FollowAsync(celebrity);
+        }
+        return celebrity;
+    }
+}
