@@ -2,6 +2,11 @@ using Feed.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
+if (args.Contains("migrate"))
+{
+    // EF Core logs its probe for a missing history table as an error on a fresh database.
+    builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.None);
+}
 
 var app = builder.Build();
 if (args.Contains("migrate"))

@@ -85,7 +85,7 @@ public static class Extensions
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        services.AddOpenApi();
+        services.AddOpenApi(OpenApiConventions.Configure);
         services.AddHealthChecks();
 
         services.AddScoped<CreatePostService>();

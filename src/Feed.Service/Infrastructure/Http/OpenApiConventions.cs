@@ -1,0 +1,62 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Feed.Infrastructure.Http;
+
+/// <summary>
+/// Adds what the handler signatures cannot say to the OpenAPI document: the bearer scheme, which
+/// operations need it, and the problem+json errors every endpoint can answer with.
+/// </summary>
+internal static class OpenApiConventions
+{
+    public const string BearerScheme = "Bearer";
+
+    public static void Configure(OpenApiOptions options)
+    {
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Feed API";
+            document.Info.Description =
+                "Home feeds with fan-out on write for ordinary authors and fan-out on read for celebrities. " +
+                "Ids are strings. Errors are RFC 9457 problem+json documents.";
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "HS256 JWT whose `sub` is the user id. In Development: POST /v1/auth/dev-token.",
+            };
+            return Task.CompletedTask;
+        });
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+            operation.Responses ??= new OpenApiResponses();
+            var requiresAuth = metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any();
+            if (requiresAuth)
+            {
+                operation.Security ??= [];
+                operation.Security.Add(new OpenApiSecurityRequirement
+                {
+                    [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [],
+                });
+                operation.Responses.TryAdd("401", Problem("Missing, expired or invalid access token."));
+            }
+            operation.Responses.TryAdd("400", Problem("Malformed JSON, wrong types or invalid parameters."));
+            operation.Responses.TryAdd("503", Problem("A storage dependency is unavailable; retry after the Retry-After header."));
+            return Task.CompletedTask;
+        });
+    }
+
+    private static OpenApiResponse Problem(string description) => new()
+    {
+        Description = description,
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            ["application/problem+json"] = new OpenApiMediaType(),
+        },
+    };
+}
