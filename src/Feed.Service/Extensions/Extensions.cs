@@ -36,6 +36,7 @@ public static class Extensions
         services.AddValidatedOptions<AuthOptions>(config, AuthOptions.Section);
         services.AddValidatedOptions<RedisOptions>(config, RedisOptions.Section);
         services.AddValidatedOptions<WorkerOptions>(config, WorkerOptions.Section);
+        services.AddValidatedOptions<MaintenanceOptions>(config, MaintenanceOptions.Section);
         services.AddSingleton(TimeProvider.System);
 
         // Postgres: one data source for raw SQL on hot paths, EF Core for the rest and for migrations.
@@ -74,6 +75,7 @@ public static class Extensions
                 server.WorkerCount = options.WorkerCount;
             });
             services.AddHostedService<OutboxRelay>();
+            services.AddHostedService<RecurringJobsRegistrar>();
         }
 
         services.AddSingleton<TokenIssuer>();
@@ -93,6 +95,7 @@ public static class Extensions
         services.AddScoped<FollowService>();
         services.AddSingleton<OutboxDispatcher>();
         services.AddSingleton<FanOutCompletion>();
+        services.AddSingleton<FanOutPlanner>();
         services.AddSingleton<FeedStore>();
         services.AddSingleton<AuthorTimelineStore>();
         services.AddSingleton<PostCache>();

@@ -9,10 +9,10 @@ using Npgsql;
 namespace Feed.FanOut;
 
 /// <summary>
-/// Pushes one post into (or, for a deleted post, removes it from) the feeds of one keyset range
-/// of the author's followers, with all Redis writes pipelined. Followers who have not read their
-/// feed within the inactivity period are skipped on push: their feeds have expired and are rebuilt
-/// when they return.
+/// Does one keyset range of followers' share of an outbox row's fan-out, with all Redis writes
+/// pipelined: pushes a new post, removes a deleted one, or pushes a demoted celebrity's merged
+/// posts. Followers who have not read their feed within the inactivity period are skipped on
+/// push: their feeds have expired and are rebuilt from Postgres when they return.
 /// </summary>
 /// <remarks>Idempotent: inserting a post already in a feed changes nothing; removing one already gone neither.</remarks>
 public sealed class FanOutBatchJob(
@@ -24,8 +24,8 @@ public sealed class FanOutBatchJob(
     TimeProvider clock)
 {
     private const string LoadSql = """
-        SELECT o.kind, o.completed_at IS NOT NULL, p.author_id, p.deleted_at IS NOT NULL
-        FROM outbox o JOIN posts p ON p.id = o.post_id
+        SELECT o.kind, o.completed_at IS NOT NULL, coalesce(p.author_id, o.user_id), coalesce(p.deleted_at IS NOT NULL, false)
+        FROM outbox o LEFT JOIN posts p ON p.id = o.post_id
         WHERE o.id = $1
         """;
 
@@ -38,6 +38,10 @@ public sealed class FanOutBatchJob(
         SELECT follower_id FROM follows WHERE followee_id = $1 AND follower_id > $2 AND follower_id <= $3
         """;
 
+    private const string MergedPostsSql = """
+        SELECT id FROM posts WHERE author_id = $1 AND delivery = 2 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2
+        """;
+
     /// <summary>
     /// Skip a follower only once their feed has surely expired: the feed lives
     /// <see cref="FanOutOptions.InactiveAfter"/> from its last renewal, and renewals lag recorded
@@ -46,11 +50,24 @@ public sealed class FanOutBatchJob(
     private readonly TimeSpan _skipAfter =
         fanOutOptions.Value.InactiveAfter + feedOptions.Value.ActivityRefreshInterval + TimeSpan.FromMinutes(1);
 
+    private readonly int _feedCap = feedOptions.Value.FeedCap;
+
     [Queue(JobQueues.FanOut)]
     [DisplayName("Fan out post {0}: batch {3} (followers {4}..{5}]")]
     [AutomaticRetry(Attempts = 10)]
-    public async Task RunAsync(
-        long postId, long outboxId, int generation, int batchIndex, long afterFollowerId, long lastFollowerId, CancellationToken ct)
+    public Task RunAsync(
+        long postId, long outboxId, int generation, int batchIndex, long afterFollowerId, long lastFollowerId, CancellationToken ct) =>
+        RunBatchAsync(postId, outboxId, generation, batchIndex, afterFollowerId, lastFollowerId, ct);
+
+    [Queue(JobQueues.FanOut)]
+    [DisplayName("Push merged posts of demoted author {0}: batch {3} (followers {4}..{5}]")]
+    [AutomaticRetry(Attempts = 10)]
+    public Task RunForAuthorAsync(
+        long authorId, long outboxId, int generation, int batchIndex, long afterFollowerId, long lastFollowerId, CancellationToken ct) =>
+        RunBatchAsync(null, outboxId, generation, batchIndex, afterFollowerId, lastFollowerId, ct);
+
+    private async Task RunBatchAsync(
+        long? postId, long outboxId, int generation, int batchIndex, long after, long last, CancellationToken ct)
     {
         await using var load = postgres.CreateCommand(LoadSql);
         load.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
@@ -68,31 +85,39 @@ public sealed class FanOutBatchJob(
             postDeleted = reader.GetBoolean(3);
         }
 
-        if (kind == OutboxKind.PostCreated)
+        var activeSince = clock.GetUtcNow() - _skipAfter;
+        switch (kind)
         {
-            if (!postDeleted)
-            {
-                var followers = await FollowersAsync(ActiveFollowersSql, authorId, afterFollowerId, lastFollowerId, clock.GetUtcNow() - _skipAfter, ct);
-                await feeds.PushAsync(followers, postId);
-            }
-        }
-        else
-        {
-            var followers = await FollowersAsync(AllFollowersSql, authorId, afterFollowerId, lastFollowerId, null, ct);
-            await feeds.RemoveAsync(followers, postId);
+            case OutboxKind.PostCreated when !postDeleted:
+                await feeds.PushAsync(await QueryIdsAsync(ActiveFollowersSql, ct, authorId, after, last, activeSince), postId!.Value);
+                break;
+            case OutboxKind.PostDeleted:
+                await feeds.RemoveAsync(await QueryIdsAsync(AllFollowersSql, ct, authorId, after, last), postId!.Value);
+                break;
+            case OutboxKind.AuthorDemoted:
+                var posts = await QueryIdsAsync(MergedPostsSql, ct, authorId, _feedCap);
+                if (posts.Count > 0)
+                {
+                    var followers = await QueryIdsAsync(ActiveFollowersSql, ct, authorId, after, last, activeSince);
+                    await Task.WhenAll(followers.Select(f => feeds.AddAsync(f, posts)));
+                }
+                break;
         }
         await completion.CompleteBatchAsync(outboxId, generation, batchIndex, ct);
     }
 
-    private async Task<List<long>> FollowersAsync(string sql, long authorId, long after, long last, DateTimeOffset? activeSince, CancellationToken ct)
+    private async Task<List<long>> QueryIdsAsync(string sql, CancellationToken ct, params object[] args)
     {
         await using var cmd = postgres.CreateCommand(sql);
-        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = authorId });
-        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
-        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = last });
-        if (activeSince is { } since)
+        foreach (var arg in args)
         {
-            cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = since });
+            cmd.Parameters.Add(arg switch
+            {
+                long l => new NpgsqlParameter<long> { TypedValue = l },
+                int i => new NpgsqlParameter<int> { TypedValue = i },
+                DateTimeOffset d => new NpgsqlParameter<DateTimeOffset> { TypedValue = d },
+                _ => throw new ArgumentException($"Unsupported parameter type {arg.GetType()}"),
+            });
         }
         var ids = new List<long>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);

@@ -4,7 +4,8 @@ namespace Feed.FanOut;
 
 /// <summary>
 /// Records finished fan-out work in Postgres. An outbox row is done when every batch of its
-/// current generation has reported; until then the relay may enqueue it again.
+/// current generation has reported; until then the relay may enqueue it again. Completing a
+/// demotion also stops readers merging the author's timeline (unless they are a celebrity again).
 /// </summary>
 public sealed class FanOutCompletion(NpgsqlDataSource postgres)
 {
@@ -14,12 +15,19 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres)
 
     // Runs after the batch insert has committed, so the batch that commits last sees all the others.
     private const string CompleteIfAllSql = """
-        UPDATE outbox SET completed_at = now()
-        WHERE id = $1 AND completed_at IS NULL AND generation = $2
-          AND batches_total <= (SELECT count(*) FROM fan_out_batches WHERE outbox_id = $1 AND generation = $2)
+        WITH done AS (
+            UPDATE outbox SET completed_at = now()
+            WHERE id = $1 AND completed_at IS NULL AND generation = $2
+              AND batches_total <= (SELECT count(*) FROM fan_out_batches WHERE outbox_id = $1 AND generation = $2)
+            RETURNING kind, user_id)
+        UPDATE users u SET merge_timeline = u.is_celebrity FROM done WHERE done.kind = 5 AND u.id = done.user_id
         """;
 
-    private const string CompleteSql = "UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL";
+    private const string CompleteSql = """
+        WITH done AS (
+            UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL RETURNING kind, user_id)
+        UPDATE users u SET merge_timeline = u.is_celebrity FROM done WHERE done.kind = 5 AND u.id = done.user_id
+        """;
 
     public async Task CompleteBatchAsync(long outboxId, int generation, int batchIndex, CancellationToken ct)
     {
@@ -36,9 +44,18 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres)
         await complete.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Completes an outbox row whose work needed no batches (or was done in one step).</summary>
     public async Task CompleteAsync(long outboxId, CancellationToken ct)
     {
         await using var cmd = postgres.CreateCommand(CompleteSql);
+        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Completes an outbox row inside the caller's transaction.</summary>
+    public static async Task CompleteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long outboxId, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(CompleteSql, connection, tx);
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
         await cmd.ExecuteNonQueryAsync(ct);
     }

@@ -22,6 +22,10 @@ public sealed class FanOutOptions : IValidatableObject
     /// <summary>Followers who have not read their feed for this long are skipped; their feed is rebuilt on their next read.</summary>
     public TimeSpan InactiveAfter { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>How many of a followee's recent posts a new follow copies into the follower's feed.</summary>
+    [Range(0, 10_000)]
+    public int FollowBackfillCount { get; set; } = 20;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (CelebrityLowerMark > CelebrityThreshold)

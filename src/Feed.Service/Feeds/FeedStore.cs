@@ -49,6 +49,10 @@ public sealed class FeedStore(IConnectionMultiplexer redis, IOptions<FeedOptions
         await Task.WhenAll(tasks);
     }
 
+    /// <summary>Removes many posts from one feed.</summary>
+    public Task RemovePostsAsync(long userId, IReadOnlyCollection<long> postIds) =>
+        _db.SortedSetRemoveAsync(Key(userId), [.. postIds.Select(id => (RedisValue)id)]);
+
     /// <summary>Creates a user's feed from a rebuild unless someone else created it first.</summary>
     public Task<bool> CreateIfMissingAsync(long userId, IReadOnlyCollection<long> postIds) =>
         CappedIdSet.CreateIfMissingAsync(_db, Key(userId), _cap, _ttl, postIds);

@@ -23,9 +23,10 @@ public sealed class HomeFeedReader(
     IOptions<FeedOptions> options,
     TimeProvider clock)
 {
-    // The reader, whom they follow, and which of those are celebrities, in one round trip.
+    // The reader, whom they follow, and whose timelines to merge (celebrities, and demoted ones until
+    // their posts are pushed), in one round trip.
     private const string ReaderSql = """
-        SELECT u.last_feed_read_at, f.followee_id, fu.is_celebrity
+        SELECT u.last_feed_read_at, f.followee_id, fu.merge_timeline
         FROM users u
         LEFT JOIN follows f ON f.follower_id = u.id
         LEFT JOIN users fu ON fu.id = f.followee_id

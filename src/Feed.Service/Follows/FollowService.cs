@@ -1,66 +1,123 @@
 using Feed.FanOut;
+using Feed.Outbox;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Feed.Follows;
 
 /// <summary>
-/// Follows and unfollows. The edge and both users' counts change in one transaction, and the
-/// followee's celebrity status moves with the count (with hysteresis).
+/// Follows and unfollows. The edge, both users' counts, the followee's celebrity status (with
+/// hysteresis) and the outbox rows for the feed work all change in one transaction; the jobs are
+/// enqueued after the commit.
 /// </summary>
-public sealed class FollowService(NpgsqlDataSource postgres, IOptions<FanOutOptions> options)
+public sealed class FollowService(
+    NpgsqlDataSource postgres,
+    OutboxDispatcher dispatcher,
+    IOptions<FanOutOptions> fanOutOptions,
+    IOptions<OutboxOptions> outboxOptions,
+    ILogger<FollowService> logger)
 {
     private const string InsertSql = "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
     private const string DeleteSql = "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2";
 
-    // Rows are updated in id order so two users following each other at once cannot deadlock.
-    private const string CountsSql = """
-        UPDATE users SET
-            follower_count = follower_count + CASE WHEN id = $2 THEN $3 ELSE 0 END,
-            following_count = following_count + CASE WHEN id = $1 THEN $3 ELSE 0 END,
+    private const string FollowingCountSql = "UPDATE users SET following_count = following_count + $2 WHERE id = $1";
+
+    // Returns the status before and after, so a demotion can enqueue its fan-out in this transaction.
+    private const string FollowerCountSql = """
+        UPDATE users u SET
+            follower_count = u.follower_count + $2,
             is_celebrity = CASE
-                WHEN id <> $2 THEN is_celebrity
-                WHEN follower_count + $3 >= $4 THEN true
-                WHEN follower_count + $3 < $5 THEN false
-                ELSE is_celebrity END
-        WHERE id = $6
+                WHEN u.follower_count + $2 >= $3 THEN true
+                WHEN u.follower_count + $2 < $4 THEN false
+                ELSE u.is_celebrity END,
+            merge_timeline = u.merge_timeline OR u.follower_count + $2 >= $3
+        FROM (SELECT id, is_celebrity FROM users WHERE id = $1 FOR UPDATE) old
+        WHERE u.id = old.id
+        RETURNING old.is_celebrity, u.is_celebrity
         """;
 
-    private readonly FanOutOptions _options = options.Value;
+    internal const string InsertOutboxSql = """
+        INSERT INTO outbox (kind, user_id, target_user_id, next_attempt_at) VALUES ($1, $2, $3, now() + $4) RETURNING id
+        """;
+
+    private readonly FanOutOptions _fanOut = fanOutOptions.Value;
+    private readonly TimeSpan _redeliverAfter = outboxOptions.Value.RedeliverAfter;
 
     /// <returns>True when the edge was created (false: it already existed).</returns>
     public Task<bool> FollowAsync(long followerId, long followeeId, CancellationToken ct) =>
-        ChangeAsync(InsertSql, followerId, followeeId, +1, ct);
+        ChangeAsync(InsertSql, followerId, followeeId, +1, OutboxKind.FollowCreated, ct);
 
     /// <returns>True when the edge was removed (false: there was none).</returns>
     public Task<bool> UnfollowAsync(long followerId, long followeeId, CancellationToken ct) =>
-        ChangeAsync(DeleteSql, followerId, followeeId, -1, ct);
+        ChangeAsync(DeleteSql, followerId, followeeId, -1, OutboxKind.FollowRemoved, ct);
 
-    private async Task<bool> ChangeAsync(string edgeSql, long followerId, long followeeId, int delta, CancellationToken ct)
+    private async Task<bool> ChangeAsync(string edgeSql, long followerId, long followeeId, int delta, OutboxKind kind, CancellationToken ct)
     {
-        await using var connection = await postgres.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        await using (var edge = new NpgsqlCommand(edgeSql, connection, tx))
+        var work = new List<OutboxWork>(2);
+        await using (var connection = await postgres.OpenConnectionAsync(ct))
+        await using (var tx = await connection.BeginTransactionAsync(ct))
         {
-            edge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = followerId });
-            edge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = followeeId });
-            if (await edge.ExecuteNonQueryAsync(ct) == 0)
+            await using (var edge = new NpgsqlCommand(edgeSql, connection, tx))
             {
-                return false;
+                edge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = followerId });
+                edge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = followeeId });
+                if (await edge.ExecuteNonQueryAsync(ct) == 0)
+                {
+                    return false;
+                }
             }
+            // Both user rows are locked in id order, so two users following each other at once cannot deadlock.
+            var demoted = false;
+            foreach (var userId in new[] { followerId, followeeId }.Order())
+            {
+                if (userId == followerId)
+                {
+                    await using var following = new NpgsqlCommand(FollowingCountSql, connection, tx);
+                    following.Parameters.Add(new NpgsqlParameter<long> { TypedValue = followerId });
+                    following.Parameters.Add(new NpgsqlParameter<int> { TypedValue = delta });
+                    await following.ExecuteNonQueryAsync(ct);
+                    continue;
+                }
+                await using var followers = new NpgsqlCommand(FollowerCountSql, connection, tx);
+                followers.Parameters.Add(new NpgsqlParameter<long> { TypedValue = followeeId });
+                followers.Parameters.Add(new NpgsqlParameter<int> { TypedValue = delta });
+                followers.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _fanOut.CelebrityThreshold });
+                followers.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _fanOut.CelebrityLowerMark });
+                await using var reader = await followers.ExecuteReaderAsync(ct);
+                if (await reader.ReadAsync(ct))
+                {
+                    demoted = reader.GetBoolean(0) && !reader.GetBoolean(1);
+                }
+            }
+            work.Add(await InsertOutboxAsync(connection, tx, kind, followerId, followeeId, _redeliverAfter, ct));
+            if (demoted)
+            {
+                work.Add(await InsertOutboxAsync(connection, tx, OutboxKind.AuthorDemoted, followeeId, null, _redeliverAfter, ct));
+            }
+            await tx.CommitAsync(ct);
         }
-        foreach (var userId in new[] { followerId, followeeId }.Order())
+
+        try
         {
-            await using var counts = new NpgsqlCommand(CountsSql, connection, tx);
-            counts.Parameters.Add(new NpgsqlParameter<long> { TypedValue = followerId });
-            counts.Parameters.Add(new NpgsqlParameter<long> { TypedValue = followeeId });
-            counts.Parameters.Add(new NpgsqlParameter<int> { TypedValue = delta });
-            counts.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.CelebrityThreshold });
-            counts.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.CelebrityLowerMark });
-            counts.Parameters.Add(new NpgsqlParameter<long> { TypedValue = userId });
-            await counts.ExecuteNonQueryAsync(ct);
+            work.ForEach(dispatcher.Enqueue);
         }
-        await tx.CommitAsync(ct);
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Follow change {Follower} → {Followee} committed but its feed work was not enqueued; the outbox relay will retry it",
+                followerId, followeeId);
+        }
         return true;
+    }
+
+    internal static async Task<OutboxWork> InsertOutboxAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, OutboxKind kind, long userId, long? targetUserId, TimeSpan redeliverAfter, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(InsertOutboxSql, connection, tx);
+        cmd.Parameters.Add(new NpgsqlParameter<short> { TypedValue = (short)kind });
+        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = userId });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)targetUserId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        cmd.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = redeliverAfter });
+        var id = (long)(await cmd.ExecuteScalarAsync(ct))!;
+        return new OutboxWork(id, kind, null, userId, targetUserId);
     }
 }

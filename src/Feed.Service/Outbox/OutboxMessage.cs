@@ -11,7 +11,14 @@ public sealed class OutboxMessage
 
     public OutboxKind Kind { get; set; }
 
-    public long PostId { get; set; }
+    /// <summary>The post, for post work.</summary>
+    public long? PostId { get; set; }
+
+    /// <summary>The acting user: the follower for follow work, the author for author work.</summary>
+    public long? UserId { get; set; }
+
+    /// <summary>The other user of follow work: the followee.</summary>
+    public long? TargetUserId { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 
@@ -35,4 +42,13 @@ public enum OutboxKind : short
 
     /// <summary>Remove a deleted post from the feeds it was pushed into.</summary>
     PostDeleted = 2,
+
+    /// <summary>Backfill the followee's recent posts into the new follower's feed.</summary>
+    FollowCreated = 3,
+
+    /// <summary>Remove the former followee's posts from the follower's feed.</summary>
+    FollowRemoved = 4,
+
+    /// <summary>A celebrity became ordinary: push their merged-at-read posts into followers' feeds.</summary>
+    AuthorDemoted = 5,
 }

@@ -18,7 +18,7 @@ public sealed class OutboxRelay(
     ILogger<OutboxRelay> logger) : BackgroundService
 {
     private const string ClaimSql = """
-        SELECT id, post_id FROM outbox
+        SELECT id, kind, post_id, user_id, target_user_id FROM outbox
         WHERE completed_at IS NULL AND next_attempt_at <= now()
         ORDER BY next_attempt_at
         LIMIT $1
@@ -56,23 +56,28 @@ public sealed class OutboxRelay(
     {
         await using var connection = await postgres.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var due = new List<(long Id, long PostId)>();
+        var due = new List<OutboxWork>();
         await using (var claim = new NpgsqlCommand(ClaimSql, connection, tx))
         {
             claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.RelayBatchSize });
             await using var reader = await claim.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                due.Add((reader.GetInt64(0), reader.GetInt64(1)));
+                due.Add(new OutboxWork(
+                    reader.GetInt64(0),
+                    (OutboxKind)reader.GetInt16(1),
+                    reader.IsDBNull(2) ? null : reader.GetInt64(2),
+                    reader.IsDBNull(3) ? null : reader.GetInt64(3),
+                    reader.IsDBNull(4) ? null : reader.GetInt64(4)));
             }
         }
         if (due.Count == 0)
         {
             return 0;
         }
-        foreach (var (id, postId) in due)
+        foreach (var work in due)
         {
-            dispatcher.Enqueue(id, postId);
+            dispatcher.Enqueue(work);
         }
         await using (var reschedule = new NpgsqlCommand(RescheduleSql, connection, tx))
         {

@@ -66,7 +66,7 @@ public sealed class CreatePostService(
     {
         try
         {
-            dispatcher.Enqueue(outboxId, post.Id);
+            dispatcher.Enqueue(new OutboxWork(outboxId, OutboxKind.PostCreated, post.Id, null, null));
             await Task.WhenAll(
                 timelines.AddAsync(post.AuthorId, [post.Id]),
                 cache.SetAsync(new CachedPost(post.Id, post.AuthorId, post.Body, post.CreatedAt)));

@@ -56,7 +56,7 @@ public sealed class DeletePostService(
         {
             try
             {
-                dispatcher.Enqueue(outbox.Id, postId);
+                dispatcher.Enqueue(OutboxWork.From(outbox));
             }
             catch (Exception ex)
             {

@@ -26,6 +26,13 @@ public sealed class User
     public bool IsCelebrity { get; set; }
 
     /// <summary>
+    /// Whether readers merge this author's timeline into their pages. Set with celebrity status; cleared
+    /// only when a demoted celebrity's merged posts have been pushed into every follower's feed, so no
+    /// reader loses a post across the transition.
+    /// </summary>
+    public bool MergeTimeline { get; set; }
+
+    /// <summary>
     /// When the user last read their home feed (recorded at most once per refresh interval).
     /// Fan-out skips followers whose last read is older than the inactivity period.
     /// </summary>

@@ -59,3 +59,23 @@ internal static class ClientExtensions
         return problem;
     }
 }
+
+internal static class FeedAppExtensions
+{
+    /// <summary>Creates <paramref name="count"/> users who follow <paramref name="author"/> and have read their feed once.</summary>
+    public static async Task<List<TestUser>> CreateFansAsync(this FeedApp app, TestUser author, int count)
+    {
+        var fans = new List<TestUser>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var fan = await app.CreateUserAsync("fan");
+            await fan.FollowAsync(author);
+            await fan.FeedPageAsync();
+            fans.Add(fan);
+        }
+        return fans;
+    }
+
+    public static async Task<UserDto> ProfileAsync(this TestUser viewer, long userId) =>
+        (await viewer.Client.GetFromJsonAsync<UserDto>($"/v1/users/{userId}"))!;
+}

@@ -16,9 +16,10 @@ namespace Feed.Tests.Infrastructure;
 public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public const string SigningKey = "test-signing-key-0123456789-0123456789-abcdef";
-    public const int CelebrityThreshold = 5;
-    public const int CelebrityLowerMark = 3;
-    public const int BatchSize = 3;
+    public const int CelebrityThreshold = 20;
+    public const int CelebrityLowerMark = 12;
+    public const int BatchSize = 5;
+    public const int FollowBackfillCount = 100;
 
     private static readonly string PostgresAdmin = Environment.GetEnvironmentVariable("FEED_TEST_POSTGRES")
         ?? "Host=127.0.0.1;Port=55432;Username=feed;Password=feed;Database=postgres";
@@ -31,6 +32,9 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
     public string ConnectionString { get; private set; } = "";
 
     public NpgsqlDataSource Postgres { get; private set; } = null!;
+
+    /// <summary>Redis with admin commands allowed (FLUSHDB), on the app's database.</summary>
+    public IConnectionMultiplexer RedisAdmin { get; private set; } = null!;
 
     public IConnectionMultiplexer Redis => Services.GetRequiredService<IConnectionMultiplexer>();
 
@@ -47,10 +51,8 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         ConnectionString = new NpgsqlConnectionStringBuilder(PostgresAdmin) { Database = _database, MaxPoolSize = 50 }.ConnectionString;
         Postgres = NpgsqlDataSource.Create(ConnectionString);
 
-        await using (var redis = await ConnectionMultiplexer.ConnectAsync(RedisConfiguration + ",allowAdmin=true"))
-        {
-            await redis.GetServers()[0].FlushDatabaseAsync(redis.GetDatabase().Database);
-        }
+        RedisAdmin = await ConnectionMultiplexer.ConnectAsync(RedisConfiguration + ",allowAdmin=true");
+        await FlushRedisAsync();
         // Environment variables reach the app's builder before Program.cs reads its configuration.
         foreach (var (key, value) in Settings())
         {
@@ -71,7 +73,8 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         ["FanOut:CelebrityLowerMark"] = CelebrityLowerMark.ToString(),
         ["FanOut:BatchSize"] = BatchSize.ToString(),
         ["Outbox:RelayInterval"] = "00:00:00.500",
-        ["Outbox:RedeliverAfter"] = "00:00:20",
+        ["Outbox:RedeliverAfter"] = "00:00:03",
+        ["FanOut:FollowBackfillCount"] = FollowBackfillCount.ToString(),
         ["Service:WorkerCount"] = "8",
         ["Logging:LogLevel:Default"] = "Warning",
     };
@@ -80,12 +83,16 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
     {
         await base.DisposeAsync();
         await Postgres.DisposeAsync();
+        await RedisAdmin.DisposeAsync();
         NpgsqlConnection.ClearAllPools();
         await using var admin = new NpgsqlConnection(PostgresAdmin);
         await admin.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)", admin);
         await drop.ExecuteNonQueryAsync();
     }
+
+    /// <summary>Loses everything in Redis: feeds, timelines, the post cache and Hangfire's queues.</summary>
+    public Task FlushRedisAsync() => RedisAdmin.GetServers()[0].FlushDatabaseAsync(RedisAdmin.GetDatabase().Database);
 
     /// <summary>Creates a user and returns a client authenticated as them.</summary>
     public async Task<TestUser> CreateUserAsync(string? handlePrefix = null)

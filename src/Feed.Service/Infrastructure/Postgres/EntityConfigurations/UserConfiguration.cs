@@ -20,5 +20,6 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
         builder.Property(u => u.FollowerCount).HasDefaultValue(0);
         builder.Property(u => u.FollowingCount).HasDefaultValue(0);
         builder.Property(u => u.IsCelebrity).HasDefaultValue(false);
+        builder.Property(u => u.MergeTimeline).HasDefaultValue(false);
     }
 }

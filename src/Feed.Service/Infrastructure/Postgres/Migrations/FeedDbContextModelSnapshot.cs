@@ -119,9 +119,17 @@ namespace Feed.Infrastructure.Postgres.Migrations
                         .HasColumnName("next_attempt_at")
                         .HasDefaultValueSql("now()");
 
-                    b.Property<long>("PostId")
+                    b.Property<long?>("PostId")
                         .HasColumnType("bigint")
                         .HasColumnName("post_id");
+
+                    b.Property<long?>("TargetUserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("target_user_id");
+
+                    b.Property<long?>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
 
                     b.HasKey("Id")
                         .HasName("pk_outbox");
@@ -133,7 +141,10 @@ namespace Feed.Infrastructure.Postgres.Migrations
                     b.HasIndex("PostId")
                         .HasDatabaseName("ix_outbox_post_id");
 
-                    b.ToTable("outbox", (string)null);
+                    b.ToTable("outbox", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_outbox_subject", "(kind IN (1, 2) AND post_id IS NOT NULL) OR (kind IN (3, 4) AND user_id IS NOT NULL AND target_user_id IS NOT NULL) OR (kind = 5 AND user_id IS NOT NULL)");
+                        });
                 });
 
             modelBuilder.Entity("Feed.Posts.IdempotencyRecord", b =>
@@ -272,6 +283,12 @@ namespace Feed.Infrastructure.Postgres.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_feed_read_at")
                         .HasDefaultValueSql("now()");
+
+                    b.Property<bool>("MergeTimeline")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("boolean")
+                        .HasDefaultValue(false)
+                        .HasColumnName("merge_timeline");
 
                     b.HasKey("Id")
                         .HasName("pk_users");
