@@ -38,8 +38,13 @@ public sealed class FanOutBatchJob(
         SELECT follower_id FROM follows WHERE followee_id = $1 AND follower_id > $2 AND follower_id <= $3
         """;
 
-    private const string MergedPostsSql = """
-        SELECT id FROM posts WHERE author_id = $1 AND delivery = 2 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2
+    // The posts readers merged while the author was a celebrity, and their most recent posts of any
+    // kind: a follower who unfollowed and followed again during the celebrity period had those
+    // cleaned out and not backfilled (celebrity follows are not backfilled).
+    private const string DemotedAuthorPostsSql = """
+        (SELECT id FROM posts WHERE author_id = $1 AND delivery = 2 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2)
+        UNION
+        (SELECT id FROM posts WHERE author_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT $3)
         """;
 
     /// <summary>
@@ -51,6 +56,7 @@ public sealed class FanOutBatchJob(
         fanOutOptions.Value.InactiveAfter + feedOptions.Value.ActivityRefreshInterval + TimeSpan.FromMinutes(1);
 
     private readonly int _feedCap = feedOptions.Value.FeedCap;
+    private readonly int _backfillCount = fanOutOptions.Value.FollowBackfillCount;
 
     [Queue(JobQueues.FanOut)]
     [DisplayName("Fan out post {0}: batch {3} (followers {4}..{5}]")]
@@ -95,7 +101,7 @@ public sealed class FanOutBatchJob(
                 await feeds.RemoveAsync(await QueryIdsAsync(AllFollowersSql, ct, authorId, after, last), postId!.Value);
                 break;
             case OutboxKind.AuthorDemoted:
-                var posts = await QueryIdsAsync(MergedPostsSql, ct, authorId, _feedCap);
+                var posts = await QueryIdsAsync(DemotedAuthorPostsSql, ct, authorId, _feedCap, _backfillCount);
                 if (posts.Count > 0)
                 {
                     var followers = await QueryIdsAsync(ActiveFollowersSql, ct, authorId, after, last, activeSince);

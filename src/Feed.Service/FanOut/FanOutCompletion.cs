@@ -19,14 +19,21 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres)
             UPDATE outbox SET completed_at = now()
             WHERE id = $1 AND completed_at IS NULL AND generation = $2
               AND batches_total <= (SELECT count(*) FROM fan_out_batches WHERE outbox_id = $1 AND generation = $2)
-            RETURNING kind, user_id)
-        UPDATE users u SET merge_timeline = u.is_celebrity FROM done WHERE done.kind = 5 AND u.id = done.user_id
-        """;
+            RETURNING id, kind, user_id)
+        """ + StopMergingSql;
 
     private const string CompleteSql = """
         WITH done AS (
-            UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL RETURNING kind, user_id)
-        UPDATE users u SET merge_timeline = u.is_celebrity FROM done WHERE done.kind = 5 AND u.id = done.user_id
+            UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL RETURNING id, kind, user_id)
+        """ + StopMergingSql;
+
+    // A finished demotion stops the merge only if no other demotion of the author is still open: an
+    // older one finishing after a re-promotion and a new demotion must not cut the new one short.
+    private const string StopMergingSql = """
+        UPDATE users u SET merge_timeline = u.is_celebrity
+        FROM done
+        WHERE done.kind = 5 AND u.id = done.user_id
+          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 5 AND o.user_id = done.user_id AND o.completed_at IS NULL AND o.id <> done.id)
         """;
 
     public async Task CompleteBatchAsync(long outboxId, int generation, int batchIndex, CancellationToken ct)

@@ -23,6 +23,8 @@ public sealed class FollowService(
     private const string FollowingCountSql = "UPDATE users SET following_count = following_count + $2 WHERE id = $1";
 
     // Returns the status before and after, so a demotion can enqueue its fan-out in this transaction.
+    // NO KEY UPDATE, like the UPDATE itself: a FOR UPDATE lock would conflict with the KEY SHARE locks
+    // that the follows foreign keys take on the same row in concurrent follows, and deadlock.
     private const string FollowerCountSql = """
         UPDATE users u SET
             follower_count = u.follower_count + $2,
@@ -31,7 +33,7 @@ public sealed class FollowService(
                 WHEN u.follower_count + $2 < $4 THEN false
                 ELSE u.is_celebrity END,
             merge_timeline = u.merge_timeline OR u.follower_count + $2 >= $3
-        FROM (SELECT id, is_celebrity FROM users WHERE id = $1 FOR UPDATE) old
+        FROM (SELECT id, is_celebrity FROM users WHERE id = $1 FOR NO KEY UPDATE) old
         WHERE u.id = old.id
         RETURNING old.is_celebrity, u.is_celebrity
         """;
@@ -51,7 +53,26 @@ public sealed class FollowService(
     public Task<bool> UnfollowAsync(long followerId, long followeeId, CancellationToken ct) =>
         ChangeAsync(DeleteSql, followerId, followeeId, -1, OutboxKind.FollowRemoved, ct);
 
+    private const int MaxAttempts = 3;
+
     private async Task<bool> ChangeAsync(string edgeSql, long followerId, long followeeId, int delta, OutboxKind kind, CancellationToken ct)
+    {
+        // Hot followees serialise on their row; a deadlock among many concurrent changes is retried, not surfaced.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await ChangeOnceAsync(edgeSql, followerId, followeeId, delta, kind, ct);
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure
+                                                && attempt < MaxAttempts)
+            {
+                logger.LogInformation("Follow change {Follower} → {Followee} hit {SqlState}; retrying", followerId, followeeId, ex.SqlState);
+            }
+        }
+    }
+
+    private async Task<bool> ChangeOnceAsync(string edgeSql, long followerId, long followeeId, int delta, OutboxKind kind, CancellationToken ct)
     {
         var work = new List<OutboxWork>(2);
         await using (var connection = await postgres.OpenConnectionAsync(ct))

@@ -29,7 +29,7 @@ public sealed class ReconcileFollowCountsJob(
     public const string RecurringJobId = "reconcile-follow-counts";
     private const int BatchSize = 1000;
 
-    private const string LockBatchSql = "SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE";
+    private const string LockBatchSql = "SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2 FOR NO KEY UPDATE";
 
     private const string ReconcileSql = """
         WITH actual AS (

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using Feed.Extensions;
+using Feed.Infrastructure.Postgres;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -58,7 +59,12 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         {
             Environment.SetEnvironmentVariable(key.Replace(":", "__"), value);
         }
-        await Services.MigrateDatabaseAsync();
+        // Migrate before the host starts, so its background services never see a half-made schema.
+        var schema = new DbContextOptionsBuilder<FeedDbContext>().UseNpgsql(ConnectionString).UseSnakeCaseNamingConvention().Options;
+        await using (var db = new FeedDbContext(schema))
+        {
+            await db.Database.MigrateAsync();
+        }
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseEnvironment("Testing");
