@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Feed.Feeds;
 using Feed.Follows;
 using Feed.Tests.Infrastructure;
@@ -133,6 +134,27 @@ public sealed class GraphChangeTests(FeedApp app)
                 await Feeds.GetAllAsync(fan.Id));
         }
         await AssertEveryFanSeesAsync(fans, again, merged, pushed);
+    }
+
+    [Fact]
+    public async Task Deleted_celebrity_post_leaves_every_read_at_once()
+    {
+        var celebrity = await app.CreateUserAsync("star");
+        var fans = await app.CreateFansAsync(celebrity, FeedApp.CelebrityThreshold);
+        var kept = await celebrity.PostAsync("kept");
+        var gone = await celebrity.PostAsync("gone");
+        await app.DrainAsync();
+        await AssertEveryFanSeesAsync(fans.Take(3), gone, kept);
+
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, (await celebrity.Client.DeleteAsync($"/v1/posts/{gone.Id}")).StatusCode);
+
+        // No waiting: the merge, the author's timeline, the post cache and the author's own feed drop it.
+        await AssertEveryFanSeesAsync(fans.Take(3), kept);
+        Assert.Equal([kept.Id], (await celebrity.FeedPageAsync()).Items.Select(p => p.Id));
+        var posts = await fans[0].Client.GetFromJsonAsync<PageDto>($"/v1/users/{celebrity.Id}/posts");
+        Assert.Equal([kept.Id], posts!.Items.Select(p => p.Id));
+        Assert.Equal("-", (string?)await app.RedisDb.StringGetAsync(PostCache.Key(long.Parse(gone.Id))));
+        Assert.Null(await app.RedisDb.SortedSetScoreAsync(AuthorTimelineStore.Key(celebrity.Id), long.Parse(gone.Id)));
     }
 
     [Fact]
