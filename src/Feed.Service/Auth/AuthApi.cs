@@ -31,16 +31,24 @@ public static class AuthApi
         {
             return Problems.Invalid("userId", "userId is required and must be a positive id.");
         }
+        var roles = request.Roles ?? [];
+        if (roles.Except(Roles.All).FirstOrDefault() is { } unknown)
+        {
+            return Problems.Invalid("roles", $"Unknown role '{unknown}'; roles are: {string.Join(", ", Roles.All)}.");
+        }
         var userId = request.UserId.Value;
         if (!await db.Users.AnyAsync(u => u.Id == userId, ct))
         {
             return Problems.NotFound($"User {userId} does not exist.");
         }
-        return TypedResults.Ok(new TokenResponse(issuer.Issue(userId, options.Value.DevTokenLifetime)));
+        return TypedResults.Ok(new TokenResponse(issuer.Issue(userId, options.Value.DevTokenLifetime, roles.Distinct())));
     }
 }
 
+/// <param name="UserId">The user the token acts as.</param>
+/// <param name="Roles">Optional operator roles: <c>admin</c> (dashboard and admin API) or <c>viewer</c> (read-only dashboard).</param>
 public sealed record DevTokenRequest(
-    [property: JsonNumberHandling(JsonNumberHandling.AllowReadingFromString)] long? UserId);
+    [property: JsonNumberHandling(JsonNumberHandling.AllowReadingFromString)] long? UserId,
+    string[]? Roles = null);
 
 public sealed record TokenResponse(string Token);

@@ -4,8 +4,10 @@ using Feed.Feeds;
 using Feed.Follows;
 using Feed.Infrastructure.Auth;
 using Feed.Infrastructure.Hangfire;
+using Feed.Infrastructure.Health;
 using Feed.Infrastructure.Http;
 using Feed.Infrastructure.Postgres;
+using Feed.Infrastructure.Protection;
 using Feed.Infrastructure.Redis;
 using Feed.Outbox;
 using Feed.Posts;
@@ -13,6 +15,7 @@ using Feed.Users;
 using Hangfire;
 using Hangfire.Redis.StackExchange;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -37,6 +40,7 @@ public static class Extensions
         services.AddValidatedOptions<RedisOptions>(config, RedisOptions.Section);
         services.AddValidatedOptions<WorkerOptions>(config, WorkerOptions.Section);
         services.AddValidatedOptions<MaintenanceOptions>(config, MaintenanceOptions.Section);
+        services.AddValidatedOptions<ProtectionOptions>(config, ProtectionOptions.Section);
         services.AddSingleton(TimeProvider.System);
 
         // Postgres: one data source for raw SQL on hot paths, EF Core for the rest and for migrations.
@@ -51,6 +55,8 @@ public static class Extensions
         {
             var options = ConfigurationOptions.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration);
             options.AbortOnConnectFail = false;
+            // While Redis is unreachable, fail at once (503) instead of queueing requests until a timeout.
+            options.BacklogPolicy = BacklogPolicy.FailFast;
             return ConnectionMultiplexer.Connect(options);
         });
 
@@ -66,17 +72,33 @@ public static class Extensions
             }));
 
         var worker = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        ThreadPool.GetMinThreads(out var minWorkerThreads, out var minIoThreads);
+        ThreadPool.SetMinThreads(Math.Max(minWorkerThreads, worker.MinThreadPoolThreads), minIoThreads);
         if (worker.IsWorker)
         {
-            services.AddHangfireServer((sp, server) =>
+            // One server per queue, each with its own workers: no queue's backlog can starve another.
+            foreach (var queue in worker.ServedQueues)
             {
-                var options = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
-                server.Queues = options.Queues;
-                server.WorkerCount = options.WorkerCount;
-            });
+                services.AddHangfireServer((sp, server) =>
+                {
+                    var options = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
+                    server.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}:{queue}";
+                    server.Queues = [queue];
+                    server.WorkerCount = options.WorkersFor(queue);
+                    server.ShutdownTimeout = options.ShutdownTimeout;
+                    server.HeartbeatInterval = options.HeartbeatInterval;
+                });
+            }
             services.AddHostedService<OutboxRelay>();
             services.AddHostedService<RecurringJobsRegistrar>();
+            services.AddHostedService<WorkerHeartbeat>();
         }
+
+        services.AddSingleton<FanOutBacklog>();
+        services.AddHostedService(sp => sp.GetRequiredService<FanOutBacklog>());
+        services.AddSingleton<WriteRateLimiter>();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ProtectionOptions>>(
+            (kestrel, protection) => kestrel.Limits.MaxRequestBodySize = protection.Value.MaxRequestBodyBytes);
 
         services.AddSingleton<TokenIssuer>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
@@ -88,12 +110,13 @@ public static class Extensions
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi(OpenApiConventions.Configure);
-        services.AddHealthChecks();
+        services.AddFeedHealthChecks();
 
         services.AddScoped<CreatePostService>();
         services.AddScoped<DeletePostService>();
         services.AddScoped<FollowService>();
         services.AddSingleton<OutboxDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         services.AddSingleton<FanOutCompletion>();
         services.AddSingleton<FanOutPlanner>();
         services.AddSingleton<FeedStore>();
@@ -113,11 +136,14 @@ public static class Extensions
 
         app.MapOpenApi();
         app.MapScalarApiReference();
-        app.MapHealthChecks("/health/live");
+        app.MapFeedHealthChecks();
         app.UseHangfireDashboard("/hangfire", new DashboardOptions
         {
             DashboardTitle = "Feed jobs",
-            Authorization = [new DashboardCredentialsFilter(app.Configuration)],
+            Authorization = [], // replaces Hangfire's local-requests-only default: locality grants nothing
+            AsyncAuthorization = [new DashboardAccess(app.Configuration)],
+            IsReadOnlyFunc = DashboardAccess.IsReadOnly,
+            DisplayStorageConnectionString = false,
         });
 
         app.MapAuthApi();
@@ -149,6 +175,7 @@ public static class Extensions
             ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
             ClockSkew = TimeSpan.FromSeconds(30),
             NameClaimType = "sub",
+            RoleClaimType = Roles.ClaimType,
         };
         jwt.Events = new JwtBearerEvents
         {

@@ -118,15 +118,7 @@ public sealed class FollowService(
             await tx.CommitAsync(ct);
         }
 
-        try
-        {
-            work.ForEach(dispatcher.Enqueue);
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Follow change {Follower} → {Followee} committed but its feed work was not enqueued; the outbox relay will retry it",
-                followerId, followeeId);
-        }
+        work.ForEach(dispatcher.EnqueueSoon);
         return true;
     }
 

@@ -1,5 +1,6 @@
 using Feed.Infrastructure.Http;
 using Feed.Infrastructure.Postgres;
+using Feed.Infrastructure.Protection;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -11,8 +12,8 @@ public static class FollowsApi
     public static IEndpointRouteBuilder MapFollowsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/users/me/following").WithTags("Follows").RequireAuthorization();
-        api.MapPut("/{id}", Follow).WithSummary("Follow a user");
-        api.MapDelete("/{id}", Unfollow).WithSummary("Unfollow a user");
+        api.MapPut("/{id}", Follow).WithWriteRateLimit().WithSummary("Follow a user");
+        api.MapDelete("/{id}", Unfollow).WithWriteRateLimit().WithSummary("Unfollow a user");
         return app;
     }
 

@@ -1,13 +1,64 @@
+using System.Threading.Channels;
 using Feed.FanOut;
 using Feed.Follows;
 using Hangfire;
 
 namespace Feed.Outbox;
 
-/// <summary>Turns an outbox row into its Hangfire job. Used by the after-commit fast path and by the relay.</summary>
-public sealed class OutboxDispatcher(IBackgroundJobClient jobs)
+/// <summary>
+/// Turns an outbox row into its Hangfire job. Request handlers hand work over with
+/// <see cref="EnqueueSoon"/> and return at once: Hangfire's client is synchronous, and a burst of
+/// requests blocking thread-pool threads on it would starve the process. A background loop
+/// enqueues; anything lost in between (a crash) is redone by the outbox relay.
+/// </summary>
+public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
-    /// <summary>Enqueues the job for an outbox row. Safe to call again: every job is idempotent.</summary>
+    private const int Capacity = 100_000;
+
+    private readonly Channel<OutboxWork> _pending = Channel.CreateBounded<OutboxWork>(
+        new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    /// <summary>Hands work to the background enqueuer. Never blocks; if the hand-over is full, the relay picks the row up later.</summary>
+    public void EnqueueSoon(OutboxWork work)
+    {
+        if (!_pending.Writer.TryWrite(work))
+        {
+            logger.LogWarning("Enqueue hand-over full; outbox row {OutboxId} is left to the relay", work.Id);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var work in _pending.Reader.ReadAllAsync(stoppingToken))
+            {
+                TryEnqueue(work);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: hand what is already accepted to Hangfire rather than to the relay's next round.
+            while (_pending.Reader.TryRead(out var work))
+            {
+                TryEnqueue(work);
+            }
+        }
+    }
+
+    private void TryEnqueue(OutboxWork work)
+    {
+        try
+        {
+            Enqueue(work);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Outbox row {OutboxId} ({Kind}) was not enqueued; the outbox relay will retry it", work.Id, work.Kind);
+        }
+    }
+
+    /// <summary>Enqueues the job for an outbox row now. Safe to call again: every job is idempotent.</summary>
     public void Enqueue(OutboxWork work)
     {
         switch (work.Kind)

@@ -59,14 +59,14 @@ public sealed class CreatePostService(
     }
 
     /// <summary>
-    /// Best effort: the author's timeline and the post cache (so the author sees the post at once)
-    /// and the fan-out enqueue. If any of it fails, the outbox relay redoes the work.
+    /// Best effort: the fan-out hand-over, the author's timeline and the post cache (so the author
+    /// sees the post at once). If any of it fails, the outbox relay and the fan-out redo the work.
     /// </summary>
     private async Task AfterCommitAsync(Post post, long outboxId)
     {
+        dispatcher.EnqueueSoon(new OutboxWork(outboxId, OutboxKind.PostCreated, post.Id, null, null));
         try
         {
-            dispatcher.Enqueue(new OutboxWork(outboxId, OutboxKind.PostCreated, post.Id, null, null));
             await Task.WhenAll(
                 timelines.AddAsync(post.AuthorId, [post.Id]),
                 cache.SetAsync(new CachedPost(post.Id, post.AuthorId, post.Body, post.CreatedAt)));

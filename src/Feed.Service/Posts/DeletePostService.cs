@@ -17,8 +17,7 @@ public sealed class DeletePostService(
     AuthorTimelineStore timelines,
     PostCache cache,
     IOptions<OutboxOptions> outboxOptions,
-    TimeProvider clock,
-    ILogger<DeletePostService> logger)
+    TimeProvider clock)
 {
     public async Task<DeletePostOutcome> DeleteAsync(long callerId, long postId, CancellationToken ct)
     {
@@ -54,14 +53,7 @@ public sealed class DeletePostService(
         await timelines.RemoveAsync(post.AuthorId, postId);
         if (outbox is not null)
         {
-            try
-            {
-                dispatcher.Enqueue(OutboxWork.From(outbox));
-            }
-            catch (Exception ex)
-            {
-                logger.LogWarning(ex, "Post {PostId} deleted but its feed clean-up was not enqueued; the outbox relay will retry it", postId);
-            }
+            dispatcher.EnqueueSoon(OutboxWork.From(outbox));
         }
         return DeletePostOutcome.Deleted;
     }

@@ -3,9 +3,11 @@ using System.Security.Cryptography;
 using System.Text;
 using Feed.Infrastructure.Http;
 using Feed.Infrastructure.Postgres;
+using Feed.Infrastructure.Protection;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Feed.Posts;
 
@@ -19,9 +21,11 @@ public static class PostsApi
     public static IEndpointRouteBuilder MapPostsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/posts").WithTags("Posts").RequireAuthorization();
-        api.MapPost("/", CreatePost).WithSummary("Publish a post; fan-out to followers happens in the background");
+        api.MapPost("/", CreatePost).WithWriteRateLimit()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .WithSummary("Publish a post; fan-out to followers happens in the background");
         api.MapGet("/{id}", GetPost).WithSummary("A post");
-        api.MapDelete("/{id}", DeletePost).WithSummary("Delete one of your posts");
+        api.MapDelete("/{id}", DeletePost).WithWriteRateLimit().WithSummary("Delete one of your posts");
         app.MapGet("/v1/users/{id}/posts", GetUserPosts).WithTags("Posts").RequireAuthorization()
             .WithSummary("A user's posts, newest first");
         return app;
@@ -32,6 +36,8 @@ public static class PostsApi
         [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
         HttpContext http,
         CreatePostService posts,
+        FanOutBacklog backlog,
+        IOptions<ProtectionOptions> protection,
         CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
@@ -51,6 +57,15 @@ public static class PostsApi
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);
+        }
+
+        if (backlog.IsOverloaded)
+        {
+            // Reads keep working; writes wait until the workers have caught up.
+            http.Response.Headers.RetryAfter = ((int)protection.Value.OverloadRetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem(
+                "The service is catching up on fan-out work and is not accepting posts right now. Retry after the Retry-After delay.",
+                statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service overloaded");
         }
 
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(request.Body!)));

@@ -188,6 +188,7 @@ public sealed class GraphChangeTests(FeedApp app)
         var author = await app.CreateUserAsync("author");
         var active = await app.CreateFansAsync(author, 1);
         var idle = await app.CreateFansAsync(author, 1);
+        await app.DrainAsync(); // the follows' backfills are done
         // Fifteen days pass for the idle reader; a feed kept artificially alive shows fan-out skips them.
         await app.ExecuteAsync("UPDATE users SET last_feed_read_at = now() - interval '15 days' WHERE id = $1", idle[0].Id);
 

@@ -68,7 +68,7 @@ public sealed class LostRedisTests(FeedApp app)
             await read.AssertProblemAsync(HttpStatusCode.ServiceUnavailable);
             Assert.True(read.Headers.Contains("Retry-After"));
 
-            StartRedis();
+            await StartRedisAsync();
             await app.DrainAsync(TimeSpan.FromSeconds(60));
 
             foreach (var fan in fans)
@@ -78,12 +78,15 @@ public sealed class LostRedisTests(FeedApp app)
         }
         finally
         {
-            StartRedis();
+            await StartRedisAsync();
         }
     }
 
-    /// <summary>Starts the test Redis again with the project's own script (a no-op if it is running).</summary>
-    private static void StartRedis()
+    /// <summary>
+    /// Starts the test Redis again with the project's own script (a no-op if it is running) and waits
+    /// until the app has reconnected.
+    /// </summary>
+    private async Task StartRedisAsync()
     {
         var root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "scripts", "deps.sh")))
@@ -95,7 +98,12 @@ public sealed class LostRedisTests(FeedApp app)
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         })!;
-        deps.WaitForExit(TimeSpan.FromSeconds(60));
+        await deps.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         Assert.Equal(0, deps.ExitCode);
+        for (var attempt = 0; attempt < 300 && !(app.Redis.IsConnected && app.RedisAdmin.IsConnected); attempt++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(app.Redis.IsConnected, "The app did not reconnect to Redis.");
     }
 }

@@ -21,6 +21,11 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
     public const int CelebrityLowerMark = 12;
     public const int BatchSize = 5;
     public const int FollowBackfillCount = 100;
+    public const int WritesPerMinute = 1200;
+    public const int WriteBurst = 100;
+    public const int MaxOpenOutbox = 5000;
+    public const string DashboardUser = "operator";
+    public const string DashboardPassword = "operator-password";
 
     private static readonly string PostgresAdmin = Environment.GetEnvironmentVariable("FEED_TEST_POSTGRES")
         ?? "Host=127.0.0.1;Port=55432;Username=feed;Password=feed;Database=postgres";
@@ -65,6 +70,9 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         {
             await db.Database.MigrateAsync();
         }
+        // A real Kestrel server on a free loopback port: real HTTP limits, and a browser can reach it.
+        UseKestrel(0);
+        StartServer();
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseEnvironment("Testing");
@@ -81,7 +89,16 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         ["Outbox:RelayInterval"] = "00:00:00.500",
         ["Outbox:RedeliverAfter"] = "00:00:03",
         ["FanOut:FollowBackfillCount"] = FollowBackfillCount.ToString(),
-        ["Service:WorkerCount"] = "8",
+        ["Service:Workers:fanout"] = "8",
+        ["Service:HeartbeatInterval"] = "00:00:02",
+        ["Protection:WritesPerMinute"] = WritesPerMinute.ToString(),
+        ["Protection:WriteBurst"] = WriteBurst.ToString(),
+        ["Protection:MaxOpenOutbox"] = MaxOpenOutbox.ToString(),
+        ["Protection:BacklogRefreshInterval"] = "00:00:00.200",
+        ["Hangfire:DashboardUser"] = DashboardUser,
+        ["Hangfire:DashboardPassword"] = DashboardPassword,
+        ["Hangfire:ViewerUser"] = "viewer",
+        ["Hangfire:ViewerPassword"] = "viewer-password",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 

@@ -13,14 +13,16 @@ public sealed class TokenIssuer(IOptions<AuthOptions> options, TimeProvider cloc
 
     public static SymmetricSecurityKey SigningKey(AuthOptions options) => new(Encoding.UTF8.GetBytes(options.SigningKey));
 
-    public string Issue(long userId, TimeSpan lifetime)
+    public string Issue(long userId, TimeSpan lifetime, IEnumerable<string>? roles = null)
     {
+        var claims = new List<Claim> { new("sub", userId.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+        claims.AddRange((roles ?? []).Select(role => new Claim(Roles.ClaimType, role)));
         var now = clock.GetUtcNow().UtcDateTime;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = _options.Issuer,
             Audience = _options.Audience,
-            Subject = new ClaimsIdentity([new Claim("sub", userId.ToString(System.Globalization.CultureInfo.InvariantCulture))]),
+            Subject = new ClaimsIdentity(claims),
             IssuedAt = now,
             NotBefore = now,
             Expires = now + lifetime,
