@@ -8,6 +8,7 @@ using Feed.Infrastructure.Health;
 using Feed.Infrastructure.Http;
 using Feed.Infrastructure.Postgres;
 using Feed.Infrastructure.Protection;
+using Feed.Infrastructure.Telemetry;
 using Feed.Infrastructure.Redis;
 using Feed.Outbox;
 using Feed.Posts;
@@ -60,8 +61,13 @@ public static class Extensions
             return ConnectionMultiplexer.Connect(options);
         });
 
+        services.AddSingleton<FeedMetrics>();
+        services.AddSingleton<JobTelemetryFilter>();
+        services.AddFeedTelemetry(config);
+
         services.AddHangfire((sp, hangfire) => hangfire
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseFilter(sp.GetRequiredService<JobTelemetryFilter>())
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
             .UseRedisStorage(sp.GetRequiredService<IConnectionMultiplexer>(), new RedisStorageOptions
@@ -137,6 +143,7 @@ public static class Extensions
         app.MapOpenApi();
         app.MapScalarApiReference();
         app.MapFeedHealthChecks();
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.UseHangfireDashboard("/hangfire", new DashboardOptions
         {
             DashboardTitle = "Feed jobs",

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Feed.Feeds;
 using Feed.Infrastructure.Hangfire;
+using Feed.Infrastructure.Telemetry;
 using Feed.Outbox;
 using Hangfire;
 using Microsoft.Extensions.Options;
@@ -21,6 +22,7 @@ public sealed class FanOutBatchJob(
     FanOutCompletion completion,
     IOptions<FanOutOptions> fanOutOptions,
     IOptions<FeedOptions> feedOptions,
+    FeedMetrics metrics,
     TimeProvider clock)
 {
     private const string LoadSql = """
@@ -95,7 +97,7 @@ public sealed class FanOutBatchJob(
         switch (kind)
         {
             case OutboxKind.PostCreated when !postDeleted:
-                await feeds.PushAsync(await QueryIdsAsync(ActiveFollowersSql, ct, authorId, after, last, activeSince), postId!.Value);
+                metrics.FeedInserts(await feeds.PushAsync(await QueryIdsAsync(ActiveFollowersSql, ct, authorId, after, last, activeSince), postId!.Value));
                 break;
             case OutboxKind.PostDeleted:
                 await feeds.RemoveAsync(await QueryIdsAsync(AllFollowersSql, ct, authorId, after, last), postId!.Value);

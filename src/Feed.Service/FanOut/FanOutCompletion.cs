@@ -1,3 +1,4 @@
+using Feed.Infrastructure.Telemetry;
 using Npgsql;
 
 namespace Feed.FanOut;
@@ -7,7 +8,7 @@ namespace Feed.FanOut;
 /// current generation has reported; until then the relay may enqueue it again. Completing a
 /// demotion also stops readers merging the author's timeline (unless they are a celebrity again).
 /// </summary>
-public sealed class FanOutCompletion(NpgsqlDataSource postgres)
+public sealed class FanOutCompletion(NpgsqlDataSource postgres, FeedMetrics metrics)
 {
     private const string RecordBatchSql = """
         INSERT INTO fan_out_batches (outbox_id, generation, batch_index) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
@@ -19,21 +20,24 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres)
             UPDATE outbox SET completed_at = now()
             WHERE id = $1 AND completed_at IS NULL AND generation = $2
               AND batches_total <= (SELECT count(*) FROM fan_out_batches WHERE outbox_id = $1 AND generation = $2)
-            RETURNING id, kind, user_id)
+            RETURNING id, kind, user_id, created_at)
         """ + StopMergingSql;
 
     private const string CompleteSql = """
         WITH done AS (
-            UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL RETURNING id, kind, user_id)
+            UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL RETURNING id, kind, user_id, created_at)
         """ + StopMergingSql;
 
     // A finished demotion stops the merge only if no other demotion of the author is still open: an
     // older one finishing after a re-promotion and a new demotion must not cut the new one short.
+    // Returns the row's kind and its lag (commit to done) when this call completed it.
     private const string StopMergingSql = """
-        UPDATE users u SET merge_timeline = u.is_celebrity
-        FROM done
-        WHERE done.kind = 5 AND u.id = done.user_id
-          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 5 AND o.user_id = done.user_id AND o.completed_at IS NULL AND o.id <> done.id)
+        , stop AS (
+            UPDATE users u SET merge_timeline = u.is_celebrity
+            FROM done
+            WHERE done.kind = 5 AND u.id = done.user_id
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 5 AND o.user_id = done.user_id AND o.completed_at IS NULL AND o.id <> done.id))
+        SELECT kind, extract(epoch FROM clock_timestamp() - created_at)::float8 FROM done
         """;
 
     public async Task CompleteBatchAsync(long outboxId, int generation, int batchIndex, CancellationToken ct)
@@ -48,7 +52,7 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres)
         await using var complete = postgres.CreateCommand(CompleteIfAllSql);
         complete.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
         complete.Parameters.Add(new NpgsqlParameter<int> { TypedValue = generation });
-        await complete.ExecuteNonQueryAsync(ct);
+        await RecordAsync(complete, ct);
     }
 
     /// <summary>Completes an outbox row whose work needed no batches (or was done in one step).</summary>
@@ -56,7 +60,7 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres)
     {
         await using var cmd = postgres.CreateCommand(CompleteSql);
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
-        await cmd.ExecuteNonQueryAsync(ct);
+        await RecordAsync(cmd, ct);
     }
 
     /// <summary>Completes an outbox row inside the caller's transaction.</summary>
@@ -65,5 +69,14 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres)
         await using var cmd = new NpgsqlCommand(CompleteSql, connection, tx);
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private async Task RecordAsync(NpgsqlCommand complete, CancellationToken ct)
+    {
+        await using var reader = await complete.ExecuteReaderAsync(ct);
+        if (await reader.ReadAsync(ct) && reader.GetInt16(0) == (short)Outbox.OutboxKind.PostCreated)
+        {
+            metrics.FanOutCompleted(TimeSpan.FromSeconds(reader.GetDouble(1)));
+        }
     }
 }

@@ -1,3 +1,4 @@
+using Feed.Infrastructure.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -12,7 +13,8 @@ namespace Feed.Feeds;
 /// between is added: a post whose fan-out ran after the first query but before the set existed
 /// was skipped by that fan-out (pushes never create feeds), and the second query catches it.
 /// </remarks>
-public sealed class FeedRebuilder(NpgsqlDataSource postgres, FeedStore feeds, AuthorTimelineStore timelines, IOptions<FeedOptions> options)
+public sealed class FeedRebuilder(
+    NpgsqlDataSource postgres, FeedStore feeds, AuthorTimelineStore timelines, IOptions<FeedOptions> options, FeedMetrics metrics)
 {
     // Newest live posts of everyone the user follows; LATERAL keeps it to cap rows per followee.
     private const string HomeFeedSql = """
@@ -32,7 +34,10 @@ public sealed class FeedRebuilder(NpgsqlDataSource postgres, FeedStore feeds, Au
     public async Task RebuildHomeFeedAsync(long userId, CancellationToken ct)
     {
         var first = await QueryIdsAsync(HomeFeedSql, userId, _options.FeedCap, ct);
-        await feeds.CreateIfMissingAsync(userId, first);
+        if (await feeds.CreateIfMissingAsync(userId, first))
+        {
+            metrics.Rebuilt("home");
+        }
         var second = await QueryIdsAsync(HomeFeedSql, userId, _options.FeedCap, ct);
         var late = second.Except(first).ToArray();
         if (late.Length > 0)
@@ -44,7 +49,10 @@ public sealed class FeedRebuilder(NpgsqlDataSource postgres, FeedStore feeds, Au
     public async Task RebuildTimelineAsync(long authorId, CancellationToken ct)
     {
         var first = await QueryIdsAsync(TimelineSql, authorId, _options.TimelineCap, ct);
-        await timelines.CreateIfMissingAsync(authorId, first);
+        if (await timelines.CreateIfMissingAsync(authorId, first))
+        {
+            metrics.Rebuilt("timeline");
+        }
         var second = await QueryIdsAsync(TimelineSql, authorId, _options.TimelineCap, ct);
         var late = second.Except(first).ToArray();
         if (late.Length > 0)

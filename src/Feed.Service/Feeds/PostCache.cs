@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Feed.Infrastructure.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;
@@ -13,7 +14,7 @@ namespace Feed.Feeds;
 /// A delete overwrites the entry with a tombstone while a cache fill only sets missing entries
 /// (SET NX), so a fill that read Postgres just before the delete can never resurrect the post.
 /// </remarks>
-public sealed class PostCache(IConnectionMultiplexer redis, NpgsqlDataSource postgres, IOptions<FeedOptions> options)
+public sealed class PostCache(IConnectionMultiplexer redis, NpgsqlDataSource postgres, IOptions<FeedOptions> options, FeedMetrics metrics)
 {
     private const string Tombstone = "-";
     private readonly IDatabase _db = redis.GetDatabase();
@@ -58,6 +59,7 @@ public sealed class PostCache(IConnectionMultiplexer redis, NpgsqlDataSource pos
                 found[postIds[i]] = JsonSerializer.Deserialize<CachedPost>((byte[])value!, CachedPost.Json)!;
             }
         }
+        metrics.PostCacheLookups(postIds.Count - (misses?.Count ?? 0), misses?.Count ?? 0);
         if (misses is not null)
         {
             await FillFromPostgresAsync(misses, found, ct);

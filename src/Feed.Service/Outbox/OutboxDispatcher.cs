@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Threading.Channels;
+using Feed.Infrastructure.Telemetry;
 using Feed.FanOut;
 using Feed.Follows;
 using Hangfire;
@@ -21,7 +23,8 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
     /// <summary>Hands work to the background enqueuer. Never blocks; if the hand-over is full, the relay picks the row up later.</summary>
     public void EnqueueSoon(OutboxWork work)
     {
-        if (!_pending.Writer.TryWrite(work))
+        // The trace travels with the hand-over, so the job joins the request's trace.
+        if (!_pending.Writer.TryWrite(work with { TraceParent = Activity.Current?.Id }))
         {
             logger.LogWarning("Enqueue hand-over full; outbox row {OutboxId} is left to the relay", work.Id);
         }
@@ -48,6 +51,9 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
 
     private void TryEnqueue(OutboxWork work)
     {
+        ActivityContext.TryParse(work.TraceParent, null, out var parent);
+        using var span = FeedTracing.Jobs.StartActivity("enqueue outbox work", ActivityKind.Producer, parent);
+        span?.SetTag("feed.outbox.id", work.Id);
         try
         {
             Enqueue(work);
@@ -81,8 +87,8 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
     }
 }
 
-/// <summary>What the dispatcher needs of an outbox row.</summary>
-public sealed record OutboxWork(long Id, OutboxKind Kind, long? PostId, long? UserId, long? TargetUserId)
+/// <summary>What the dispatcher needs of an outbox row (and the trace of the request that wrote it).</summary>
+public sealed record OutboxWork(long Id, OutboxKind Kind, long? PostId, long? UserId, long? TargetUserId, string? TraceParent = null)
 {
     public static OutboxWork From(OutboxMessage m) => new(m.Id, m.Kind, m.PostId, m.UserId, m.TargetUserId);
 }

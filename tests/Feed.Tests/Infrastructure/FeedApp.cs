@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using OpenTelemetry.Trace;
 using StackExchange.Redis;
 
 namespace Feed.Tests.Infrastructure;
@@ -75,7 +76,14 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         StartServer();
     }
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseEnvironment("Testing");
+    /// <summary>Spans of the traces a test watches, exported in memory.</summary>
+    public TraceRecorder Traces { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.ConfigureServices(services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(Traces)));
+    }
 
     private Dictionary<string, string> Settings() => new()
     {

@@ -11,9 +11,13 @@ namespace Feed.Infrastructure.Protection;
 /// the metrics can report it. The count of open rows is capped just above the limit, so measuring
 /// a huge backlog costs no more than measuring the limit.
 /// </summary>
+/// <remarks>
+/// Hangfire's storage is resolved on first use, not injected: the storage's configuration resolves
+/// the job filters, whose metrics observe this class.
+/// </remarks>
 public sealed class FanOutBacklog(
     NpgsqlDataSource postgres,
-    JobStorage storage,
+    IServiceProvider services,
     IOptions<ProtectionOptions> options,
     ILogger<FanOutBacklog> logger) : BackgroundService
 {
@@ -52,7 +56,7 @@ public sealed class FanOutBacklog(
         await using var cmd = postgres.CreateCommand(OpenOutboxSql);
         cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.MaxOpenOutbox + 1 });
         var open = (long)(await cmd.ExecuteScalarAsync(ct))!;
-        var monitoring = storage.GetMonitoringApi();
+        var monitoring = services.GetRequiredService<JobStorage>().GetMonitoringApi();
         var queues = JobQueues.All.ToDictionary(q => q, q => monitoring.EnqueuedCount(q));
         var overloaded = open > _options.MaxOpenOutbox || queues[JobQueues.FanOut] > _options.MaxFanOutQueue;
         if (overloaded && !_current.Overloaded)

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Feed.Infrastructure.Protection;
+
+namespace Feed.Infrastructure.Telemetry;
+
+/// <summary>
+/// The service's own metrics (meter <c>Feed</c>), exported with the ASP.NET Core and runtime ones at
+/// <c>/metrics</c>. docs/operations.md says what each means and which alert to set.
+/// </summary>
+public sealed class FeedMetrics
+{
+    public const string MeterName = "Feed";
+
+    /// <summary>Seconds from a post's commit until its last fan-out batch is done.</summary>
+    public const string FanOutLagName = "feed.fanout.lag";
+
+    public const string JobDurationName = "feed.job.duration";
+
+    private readonly Histogram<double> _fanOutLag;
+    private readonly Counter<long> _feedInserts;
+    private readonly Counter<long> _jobs;
+    private readonly Histogram<double> _jobDuration;
+    private readonly Counter<long> _postCache;
+    private readonly Counter<long> _rebuilds;
+
+    public FeedMetrics(IMeterFactory meters, FanOutBacklog backlog)
+    {
+        var meter = meters.Create(MeterName);
+        _fanOutLag = meter.CreateHistogram<double>(FanOutLagName, "s", "Time from a post's commit until its last fan-out batch is done.");
+        _feedInserts = meter.CreateCounter<long>("feed.fanout.inserts", "{insert}", "Post ids pushed into home feeds.");
+        _jobs = meter.CreateCounter<long>("feed.jobs", "{job}", "Background jobs finished, by queue, job and outcome.");
+        _jobDuration = meter.CreateHistogram<double>(JobDurationName, "s", "Background job run time, by queue and job.");
+        _postCache = meter.CreateCounter<long>("feed.post_cache.lookups", "{lookup}", "Post cache lookups while hydrating feeds, by result (hit, miss).");
+        _rebuilds = meter.CreateCounter<long>("feed.rebuilds", "{rebuild}", "Feeds and timelines rebuilt from Postgres because Redis had none.");
+        meter.CreateObservableGauge("feed.queue.depth", () => backlog.Current.QueueDepths
+            .Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue", q.Key))),
+            "{job}", "Jobs waiting per Hangfire queue.");
+        meter.CreateObservableGauge("feed.outbox.backlog", () => backlog.Current.OpenOutbox,
+            "{row}", "Outbox rows whose work is not confirmed done (capped just above the backpressure limit).");
+        meter.CreateObservableGauge("feed.backpressure.active", () => backlog.Current.Overloaded ? 1 : 0,
+            description: "1 while new posts are refused because of the fan-out backlog.");
+    }
+
+    public void FanOutCompleted(TimeSpan lag) => _fanOutLag.Record(lag.TotalSeconds);
+
+    public void FeedInserts(int count) => _feedInserts.Add(count);
+
+    public void JobFinished(string queue, string job, bool succeeded, TimeSpan duration)
+    {
+        var tags = new TagList { { "queue", queue }, { "job", job } };
+        _jobDuration.Record(duration.TotalSeconds, tags);
+        tags.Add("outcome", succeeded ? "succeeded" : "failed");
+        _jobs.Add(1, tags);
+    }
+
+    public void PostCacheLookups(int hits, int misses)
+    {
+        _postCache.Add(hits, new KeyValuePair<string, object?>("result", "hit"));
+        _postCache.Add(misses, new KeyValuePair<string, object?>("result", "miss"));
+    }
+
+    public void Rebuilt(string kind) => _rebuilds.Add(1, new KeyValuePair<string, object?>("kind", kind));
+}
+
+/// <summary>Tracing names shared by the service.</summary>
+public static class FeedTracing
+{
+    public const string JobsSourceName = "Feed.Jobs";
+
+    public static readonly ActivitySource Jobs = new(JobsSourceName);
+}

@@ -1,0 +1,43 @@
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Feed.Infrastructure.Telemetry;
+
+/// <summary>
+/// OpenTelemetry: metrics for the Prometheus scrape endpoint (<c>/metrics</c>), traces from each
+/// request through the jobs it causes into Postgres and Redis, and OTLP export of both when
+/// <c>Telemetry:OtlpEndpoint</c> is set.
+/// </summary>
+internal static class TelemetryExtensions
+{
+    // Seconds: from a millisecond Redis push to a five-minute outbox redelivery.
+    private static readonly double[] LatencyBuckets =
+        [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+    public static void AddFeedTelemetry(this IServiceCollection services, IConfiguration config)
+    {
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(config["Telemetry:ServiceName"] ?? "feed"))
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(FeedMetrics.MeterName)
+                .AddView(FeedMetrics.FanOutLagName, new ExplicitBucketHistogramConfiguration { Boundaries = LatencyBuckets })
+                .AddView(FeedMetrics.JobDurationName, new ExplicitBucketHistogramConfiguration { Boundaries = LatencyBuckets })
+                .AddPrometheusExporter())
+            .WithTracing(tracing => tracing
+                .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/metrics"))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql()
+                .AddRedisInstrumentation(redis => redis.FlushInterval = TimeSpan.FromSeconds(1))
+                .AddSource(FeedTracing.JobsSourceName));
+        if (config["Telemetry:OtlpEndpoint"] is { Length: > 0 } endpoint)
+        {
+            telemetry.UseOtlpExporter(OpenTelemetry.Exporter.OtlpExportProtocol.Grpc, new Uri(endpoint));
+        }
+    }
+}
