@@ -8,5 +8,16 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 bash "$ROOT/scripts/deps.sh"
 
+# The dashboard's browser test drives Debian's Chromium (Playwright's own browser download is not used).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "[test] installing Debian's chromium for the browser tests" >&2
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  export DEBIAN_FRONTEND=noninteractive
+  if ! as_root apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; then
+    as_root apt-get update -q >/dev/null
+    as_root apt-get install -y -q --no-install-recommends chromium >/dev/null
+  fi
+fi
+
 dotnet build "$ROOT/Feed.sln" -c Release -nologo -v quiet -clp:ErrorsOnly
 dotnet test "$ROOT/Feed.sln" -c Release --no-build --logger "console;verbosity=normal" "$@"
