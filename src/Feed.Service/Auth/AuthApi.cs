@@ -15,6 +15,7 @@ public static class AuthApi
     {
         var api = app.MapGroup("/v1/auth").WithTags("Auth");
         api.MapPost("/dev-token", CreateDevToken)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .AllowAnonymous()
             .WithSummary("Mint a token for a user (only when Auth:EnableDevTokens is true)");
         return app;

@@ -73,11 +73,16 @@ public static class Extensions
             .UseRedisStorage(sp.GetRequiredService<IConnectionMultiplexer>(), new RedisStorageOptions
             {
                 Prefix = sp.GetRequiredService<IOptions<RedisOptions>>().Value.HangfirePrefix,
+                // Workers wake on a pub/sub message when a job is enqueued; should a message be lost,
+                // they still look every two seconds instead of Hangfire.Redis's much longer default.
+                FetchTimeout = TimeSpan.FromSeconds(2),
                 // Hangfire ignores the multiplexer's default database unless told.
                 Db = ConfigurationOptions.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration).DefaultDatabase ?? 0,
             }));
 
         var worker = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        // The host waits for Hangfire's own shutdown timeout (running jobs finish or are re-queued).
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = worker.ShutdownTimeout + TimeSpan.FromSeconds(5));
         ThreadPool.GetMinThreads(out var minWorkerThreads, out var minIoThreads);
         ThreadPool.SetMinThreads(Math.Max(minWorkerThreads, worker.MinThreadPoolThreads), minIoThreads);
         if (worker.IsWorker)

@@ -12,8 +12,8 @@ public static class FollowsApi
     public static IEndpointRouteBuilder MapFollowsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/users/me/following").WithTags("Follows").RequireAuthorization();
-        api.MapPut("/{id}", Follow).WithWriteRateLimit().WithSummary("Follow a user");
-        api.MapDelete("/{id}", Unfollow).WithWriteRateLimit().WithSummary("Unfollow a user");
+        api.MapPut("/{id}", Follow).WithWriteRateLimit().ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Follow a user");
+        api.MapDelete("/{id}", Unfollow).WithWriteRateLimit().ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Unfollow a user");
         return app;
     }
 

@@ -22,11 +22,15 @@ public static class PostsApi
     {
         var api = app.MapGroup("/v1/posts").WithTags("Posts").RequireAuthorization();
         api.MapPost("/", CreatePost).WithWriteRateLimit()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Publish a post; fan-out to followers happens in the background");
-        api.MapGet("/{id}", GetPost).WithSummary("A post");
-        api.MapDelete("/{id}", DeletePost).WithWriteRateLimit().WithSummary("Delete one of your posts");
+        api.MapGet("/{id}", GetPost).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("A post");
+        api.MapDelete("/{id}", DeletePost).WithWriteRateLimit()
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Delete one of your posts");
         app.MapGet("/v1/users/{id}/posts", GetUserPosts).WithTags("Posts").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("A user's posts, newest first");
         return app;
     }

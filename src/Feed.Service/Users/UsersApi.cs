@@ -16,11 +16,11 @@ public static partial class UsersApi
     public static IEndpointRouteBuilder MapUsersApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/users").WithTags("Users");
-        api.MapPost("/", CreateUser).AllowAnonymous().WithSummary("Create a user");
+        api.MapPost("/", CreateUser).AllowAnonymous().ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create a user");
         api.MapGet("/me", GetMe).RequireAuthorization().WithSummary("The caller's own profile");
-        api.MapGet("/{id}", GetUser).RequireAuthorization().WithSummary("A user's profile with follower counts");
-        api.MapGet("/{id}/followers", GetFollowers).RequireAuthorization().WithSummary("Who follows a user, newest accounts first");
-        api.MapGet("/{id}/following", GetFollowing).RequireAuthorization().WithSummary("Whom a user follows, newest accounts first");
+        api.MapGet("/{id}", GetUser).RequireAuthorization().ProducesProblem(StatusCodes.Status404NotFound).WithSummary("A user's profile with follower counts");
+        api.MapGet("/{id}/followers", GetFollowers).RequireAuthorization().ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Who follows a user, newest accounts first");
+        api.MapGet("/{id}/following", GetFollowing).RequireAuthorization().ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Whom a user follows, newest accounts first");
         return app;
     }
 

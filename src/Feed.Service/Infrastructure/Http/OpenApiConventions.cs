@@ -31,6 +31,14 @@ internal static class OpenApiConventions
             };
             return Task.CompletedTask;
         });
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            if (Examples.TryGetValue(context.JsonTypeInfo.Type, out var example))
+            {
+                schema.Examples = [System.Text.Json.Nodes.JsonNode.Parse(example)!];
+            }
+            return Task.CompletedTask;
+        });
         options.AddOperationTransformer((operation, context, _) =>
         {
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
@@ -50,6 +58,17 @@ internal static class OpenApiConventions
             return Task.CompletedTask;
         });
     }
+
+    /// <summary>Example bodies, so the interactive UI has something to send.</summary>
+    private static readonly Dictionary<Type, string> Examples = new()
+    {
+        [typeof(Posts.CreatePostRequest)] = """{"body":"Hello, followers!"}""",
+        [typeof(Users.CreateUserRequest)] = """{"handle":"alice","displayName":"Alice"}""",
+        [typeof(Feed.Auth.DevTokenRequest)] = """{"userId":"245193479987203","roles":[]}""",
+        [typeof(Posts.PostResponse)] = """{"id":"245193483964421","authorId":"245193479987203","body":"Hello, followers!","createdAt":"2026-11-24T20:14:50.418038+00:00"}""",
+        [typeof(Posts.PostPage)] = """{"items":[{"id":"245193483964421","authorId":"245193479987203","body":"Hello, followers!","createdAt":"2026-11-24T20:14:50.418038+00:00"}],"nextCursor":"245193483964421"}""",
+        [typeof(Users.UserResponse)] = """{"id":"245193479987203","handle":"alice","displayName":"Alice","createdAt":"2026-11-24T20:14:49.450004+00:00","followerCount":1,"followingCount":0,"isCelebrity":false}""",
+    };
 
     private static OpenApiResponse Problem(string description) => new()
     {
