@@ -137,7 +137,10 @@ public static class Extensions
         services.AddSingleton<HomeFeedReader>();
     }
 
-    /// <summary>The HTTP pipeline and every endpoint.</summary>
+    /// <summary>
+    /// The HTTP pipeline. Every process serves health and metrics; only the <c>api</c> role serves
+    /// the API, its documentation and the dashboard.
+    /// </summary>
     public static void MapFeedApi(this WebApplication app)
     {
         app.UseExceptionHandler();
@@ -145,10 +148,15 @@ public static class Extensions
         app.UseAuthentication();
         app.UseAuthorization();
 
-        app.MapOpenApi();
-        app.MapScalarApiReference();
         app.MapFeedHealthChecks();
         app.MapPrometheusScrapingEndpoint("/metrics");
+        if (!app.Services.GetRequiredService<IOptions<WorkerOptions>>().Value.IsApi)
+        {
+            return;
+        }
+
+        app.MapOpenApi();
+        app.MapScalarApiReference();
         app.UseHangfireDashboard("/hangfire", new DashboardOptions
         {
             DashboardTitle = "Feed jobs",

@@ -73,7 +73,7 @@ public sealed class FeedModelTests(FeedApp app, ITestOutputHelper output)
             }
         }
         await Task.WhenAll(pending.Select(p => p()));
-        await app.DrainAsync(TimeSpan.FromSeconds(120));
+        await app.DrainAsync(TimeSpan.FromSeconds(300));
         output.WriteLine($"seed {seed}: {Users} users, {Operations} operations: " +
             string.Join(", ", counts.OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}")));
 

@@ -95,7 +95,7 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         ["FanOut:CelebrityLowerMark"] = CelebrityLowerMark.ToString(),
         ["FanOut:BatchSize"] = BatchSize.ToString(),
         ["Outbox:RelayInterval"] = "00:00:00.500",
-        ["Outbox:RedeliverAfter"] = "00:00:03",
+        ["Outbox:RedeliverAfter"] = "00:00:05",
         ["FanOut:FollowBackfillCount"] = FollowBackfillCount.ToString(),
         ["Service:Workers:fanout"] = "8",
         ["Service:HeartbeatInterval"] = "00:00:02",

@@ -16,9 +16,8 @@ internal static class CappedIdSet
 {
     public const string Sentinel = "0";
 
-    // ARGV: cap, ttl seconds (0 = keep), ids...
-    private const string AddIfExistsScript = """
-        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+    // ARGV: cap, ttl seconds (0 = keep), ids... Adds the ids, keeps the sentinel and the newest cap ids.
+    private const string AddTrimExpire = """
         for i = 3, #ARGV do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i]) end
         local cap = tonumber(ARGV[1])
         if redis.call('ZCARD', KEYS[1]) > cap + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(cap + 1)) end
@@ -27,17 +26,16 @@ internal static class CappedIdSet
         return 1
         """;
 
-    // ARGV: cap, ttl seconds (0 = keep), ids...
+    private const string AddIfExistsScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+
+        """ + AddTrimExpire;
+
     private const string CreateIfMissingScript = """
         if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
         redis.call('ZADD', KEYS[1], 0, '0')
-        for i = 3, #ARGV do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i]) end
-        local cap = tonumber(ARGV[1])
-        if redis.call('ZCARD', KEYS[1]) > cap + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(cap + 1)) end
-        local ttl = tonumber(ARGV[2])
-        if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
-        return 1
-        """;
+
+        """ + AddTrimExpire;
 
     /// <summary>Adds ids to the set if it exists (idempotent, order-safe), then trims it to <paramref name="cap"/>.</summary>
     /// <returns>False when the set does not exist (nothing written).</returns>
