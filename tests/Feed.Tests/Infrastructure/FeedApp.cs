@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using OpenTelemetry.Trace;
 using StackExchange.Redis;
@@ -76,6 +77,9 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         StartServer();
     }
 
+    /// <summary>Every log line the app writes, checked for secrets.</summary>
+    public SecretLogScanner LogScanner { get; } = new(SigningKey, DashboardPassword, "viewer-password");
+
     /// <summary>Spans of the traces a test watches, exported in memory.</summary>
     public TraceRecorder Traces { get; } = new();
 
@@ -83,6 +87,7 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
     {
         builder.UseEnvironment("Testing");
         builder.ConfigureServices(services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(Traces)));
+        builder.ConfigureLogging(logging => logging.AddProvider(LogScanner).AddFilter<SecretLogScanner>(null, LogLevel.Debug));
     }
 
     private Dictionary<string, string> Settings() => new()
