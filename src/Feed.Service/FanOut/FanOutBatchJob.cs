@@ -25,12 +25,6 @@ public sealed class FanOutBatchJob(
     FeedMetrics metrics,
     TimeProvider clock)
 {
-    private const string LoadSql = """
-        SELECT o.kind, o.completed_at IS NOT NULL, coalesce(p.author_id, o.user_id), coalesce(p.deleted_at IS NOT NULL, false)
-        FROM outbox o LEFT JOIN posts p ON p.id = o.post_id
-        WHERE o.id = $1
-        """;
-
     private const string ActiveFollowersSql = """
         SELECT f.follower_id FROM follows f JOIN users u ON u.id = f.follower_id
         WHERE f.followee_id = $1 AND f.follower_id > $2 AND f.follower_id <= $3 AND u.last_feed_read_at >= $4
@@ -77,26 +71,15 @@ public sealed class FanOutBatchJob(
     private async Task RunBatchAsync(
         long? postId, long outboxId, int generation, int batchIndex, long after, long last, CancellationToken ct)
     {
-        await using var load = postgres.CreateCommand(LoadSql);
-        load.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
-        OutboxKind kind;
-        long authorId;
-        bool postDeleted;
-        await using (var reader = await load.ExecuteReaderAsync(ct))
+        if (await FanOutRow.LoadOpenAsync(postgres, outboxId, ct) is not { } row)
         {
-            if (!await reader.ReadAsync(ct) || reader.GetBoolean(1))
-            {
-                return; // unknown or already completed by another generation
-            }
-            kind = (OutboxKind)reader.GetInt16(0);
-            authorId = reader.GetInt64(2);
-            postDeleted = reader.GetBoolean(3);
+            return; // unknown or already completed by another generation
         }
-
+        var authorId = row.AuthorId;
         var activeSince = clock.GetUtcNow() - _skipAfter;
-        switch (kind)
+        switch (row.Kind)
         {
-            case OutboxKind.PostCreated when !postDeleted:
+            case OutboxKind.PostCreated when !row.PostDeleted:
                 metrics.FeedInserts(await feeds.PushAsync(await QueryIdsAsync(ActiveFollowersSql, ct, authorId, after, last, activeSince), postId!.Value));
                 break;
             case OutboxKind.PostDeleted:

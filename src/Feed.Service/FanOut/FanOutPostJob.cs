@@ -24,12 +24,6 @@ public sealed class FanOutPostJob(
     FanOutPlanner planner,
     FanOutCompletion completion)
 {
-    private const string LoadSql = """
-        SELECT o.kind, o.completed_at IS NOT NULL, p.author_id, p.deleted_at IS NOT NULL
-        FROM outbox o JOIN posts p ON p.id = o.post_id
-        WHERE o.id = $1
-        """;
-
     // Decides the strategy once: the first fan-out run fixes it from the author's current status.
     private const string DecideSql = """
         WITH decided AS (
@@ -47,25 +41,14 @@ public sealed class FanOutPostJob(
     [AutomaticRetry(Attempts = 10)]
     public async Task RunAsync(long postId, long outboxId, CancellationToken ct)
     {
-        await using var load = postgres.CreateCommand(LoadSql);
-        load.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
-        OutboxKind kind;
-        long authorId;
-        bool postDeleted;
-        await using (var reader = await load.ExecuteReaderAsync(ct))
+        if (await FanOutRow.LoadOpenAsync(postgres, outboxId, ct) is not { } row)
         {
-            if (!await reader.ReadAsync(ct) || reader.GetBoolean(1))
-            {
-                return; // unknown or already done
-            }
-            kind = (OutboxKind)reader.GetInt16(0);
-            authorId = reader.GetInt64(2);
-            postDeleted = reader.GetBoolean(3);
+            return; // unknown or already done
         }
-
-        if (kind == OutboxKind.PostCreated)
+        var authorId = row.AuthorId;
+        if (row.Kind == OutboxKind.PostCreated)
         {
-            if (postDeleted)
+            if (row.PostDeleted)
             {
                 await completion.CompleteAsync(outboxId, ct);
                 return;

@@ -52,7 +52,6 @@ public sealed class CreatePostService(
                 $"UPDATE idempotency_keys SET post_id = {post.Id} WHERE user_id = {authorId} AND key = {idempotencyKey}", ct);
         }
         await tx.CommitAsync(ct);
-        await db.Entry(post).ReloadAsync(ct);
 
         await AfterCommitAsync(post, outbox.Id);
         return new CreatePostResult(post, Replayed: false, KeyReusedWithOtherBody: false);

@@ -61,7 +61,6 @@ public static partial class UsersApi
         {
             return Problems.Conflict($"The handle '{request.Handle}' is taken.");
         }
-        await db.Entry(user).ReloadAsync(ct);
         return TypedResults.Created($"/v1/users/{user.Id}", UserResponse.From(user));
     }
 
