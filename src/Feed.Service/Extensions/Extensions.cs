@@ -13,8 +13,10 @@ using Feed.Infrastructure.Redis;
 using Feed.Outbox;
 using Feed.Posts;
 using Feed.Users;
+using Feed.Webhooks;
 using Hangfire;
 using Hangfire.Redis.StackExchange;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.EntityFrameworkCore;
@@ -42,6 +44,7 @@ public static class Extensions
         services.AddValidatedOptions<WorkerOptions>(config, WorkerOptions.Section);
         services.AddValidatedOptions<MaintenanceOptions>(config, MaintenanceOptions.Section);
         services.AddValidatedOptions<ProtectionOptions>(config, ProtectionOptions.Section);
+        services.AddValidatedOptions<WebhookOptions>(config, WebhookOptions.Section);
         services.AddSingleton(TimeProvider.System);
 
         // Postgres: one data source for raw SQL on hot paths, EF Core for the rest and for migrations.
@@ -98,9 +101,11 @@ public static class Extensions
                     server.WorkerCount = options.WorkersFor(queue);
                     server.ShutdownTimeout = options.ShutdownTimeout;
                     server.HeartbeatInterval = options.HeartbeatInterval;
+                    server.SchedulePollingInterval = options.SchedulePollingInterval;
                 });
             }
             services.AddHostedService<OutboxRelay>();
+            services.AddHostedService<WebhookDeliveryRelay>();
             services.AddHostedService<RecurringJobsRegistrar>();
             services.AddHostedService<WorkerHeartbeat>();
         }
@@ -112,10 +117,11 @@ public static class Extensions
             (kestrel, protection) => kestrel.Limits.MaxRequestBodySize = protection.Value.MaxRequestBodyBytes);
 
         services.AddSingleton<TokenIssuer>();
-        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer()
+            .AddScheme<AuthenticationSchemeOptions, PartnerAuthenticationHandler>(PartnerAuthenticationHandler.SchemeName, null);
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<IOptions<AuthOptions>>((jwt, auth) => ConfigureJwt(jwt, auth.Value));
-        services.AddAuthorization();
+        services.AddAuthorization(Policies.Add);
 
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -135,6 +141,20 @@ public static class Extensions
         services.AddSingleton<PostCache>();
         services.AddSingleton<FeedRebuilder>();
         services.AddSingleton<HomeFeedReader>();
+
+        services.AddSingleton<WebhookSecrets>();
+        services.AddSingleton<WebhookUrlGuard>();
+        // Deliveries: no redirects, no cookies, and every connection dialled through the SSRF guard.
+        services.AddHttpClient(DeliverWebhookJob.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                ConnectCallback = sp.GetRequiredService<WebhookUrlGuard>().ConnectAsync,
+                ConnectTimeout = sp.GetRequiredService<IOptions<WebhookOptions>>().Value.Timeout,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            })
+            .RemoveAllLoggers();
     }
 
     /// <summary>
@@ -171,6 +191,8 @@ public static class Extensions
         app.MapFollowsApi();
         app.MapPostsApi();
         app.MapFeedsApi();
+        app.MapPartnersApi();
+        app.MapWebhooksApi();
     }
 
     /// <summary>Applies pending EF Core migrations (the <c>migrate</c> command).</summary>

@@ -1,5 +1,6 @@
 using Feed.FanOut;
 using Feed.Outbox;
+using Feed.Webhooks;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -7,14 +8,15 @@ namespace Feed.Follows;
 
 /// <summary>
 /// Follows and unfollows. The edge, both users' counts, the followee's celebrity status (with
-/// hysteresis) and the outbox rows for the feed work all change in one transaction; the jobs are
-/// enqueued after the commit.
+/// hysteresis), the outbox rows for the feed work and the webhook deliveries all change in one
+/// transaction; the jobs are enqueued after the commit.
 /// </summary>
 public sealed class FollowService(
     NpgsqlDataSource postgres,
     OutboxDispatcher dispatcher,
     IOptions<FanOutOptions> fanOutOptions,
     IOptions<OutboxOptions> outboxOptions,
+    TimeProvider clock,
     ILogger<FollowService> logger)
 {
     private const string InsertSql = "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
@@ -75,6 +77,7 @@ public sealed class FollowService(
     private async Task<bool> ChangeOnceAsync(string edgeSql, long followerId, long followeeId, int delta, OutboxKind kind, CancellationToken ct)
     {
         var work = new List<OutboxWork>(2);
+        List<long> deliveries;
         await using (var connection = await postgres.OpenConnectionAsync(ct))
         await using (var tx = await connection.BeginTransactionAsync(ct))
         {
@@ -115,10 +118,14 @@ public sealed class FollowService(
             {
                 work.Add(await InsertOutboxAsync(connection, tx, OutboxKind.AuthorDemoted, followeeId, null, _redeliverAfter, ct));
             }
+            deliveries = await WebhookPublisher.PublishAsync(connection, tx,
+                kind == OutboxKind.FollowCreated ? WebhookEventTypes.UserFollowed : WebhookEventTypes.UserUnfollowed,
+                FollowEventData.From(followerId, followeeId), clock.GetUtcNow(), ct);
             await tx.CommitAsync(ct);
         }
 
         work.ForEach(dispatcher.EnqueueSoon);
+        dispatcher.EnqueueDeliveriesSoon(deliveries);
         return true;
     }
 

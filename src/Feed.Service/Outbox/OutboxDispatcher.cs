@@ -3,15 +3,16 @@ using System.Threading.Channels;
 using Feed.Infrastructure.Telemetry;
 using Feed.FanOut;
 using Feed.Follows;
+using Feed.Webhooks;
 using Hangfire;
 
 namespace Feed.Outbox;
 
 /// <summary>
-/// Turns an outbox row into its Hangfire job. Request handlers hand work over with
+/// Turns an outbox row (or a webhook delivery) into its Hangfire job. Request handlers hand work over with
 /// <see cref="EnqueueSoon"/> and return at once: Hangfire's client is synchronous, and a burst of
 /// requests blocking thread-pool threads on it would starve the process. A background loop
-/// enqueues; anything lost in between (a crash) is redone by the outbox relay.
+/// enqueues; anything lost in between (a crash) is redone by the outbox relay (or the webhook delivery relay).
 /// </summary>
 public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
@@ -27,6 +28,15 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
         if (!_pending.Writer.TryWrite(work with { TraceParent = Activity.Current?.Id }))
         {
             logger.LogWarning("Enqueue hand-over full; outbox row {OutboxId} is left to the relay", work.Id);
+        }
+    }
+
+    /// <summary>Hands webhook deliveries (committed with the change that caused them) to the background enqueuer.</summary>
+    public void EnqueueDeliveriesSoon(IEnumerable<long> deliveryIds)
+    {
+        foreach (var id in deliveryIds)
+        {
+            EnqueueSoon(new OutboxWork(id, OutboxWork.WebhookDelivery, null, null, null));
         }
     }
 
@@ -78,6 +88,9 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
             case OutboxKind.FollowRemoved:
                 jobs.Enqueue<UnfollowCleanupJob>(job => job.RunAsync(work.UserId!.Value, work.TargetUserId!.Value, work.Id, CancellationToken.None));
                 break;
+            case OutboxWork.WebhookDelivery:
+                jobs.Enqueue<DeliverWebhookJob>(job => job.RunAsync(work.Id, CancellationToken.None));
+                break;
             case OutboxKind.AuthorDemoted:
                 jobs.Enqueue<DemotedAuthorFanOutJob>(job => job.RunAsync(work.UserId!.Value, work.Id, CancellationToken.None));
                 break;
@@ -90,5 +103,8 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
 /// <summary>What the dispatcher needs of an outbox row (and the trace of the request that wrote it).</summary>
 public sealed record OutboxWork(long Id, OutboxKind Kind, long? PostId, long? UserId, long? TargetUserId, string? TraceParent = null)
 {
+    /// <summary>Not an outbox row: a webhook delivery (its own table is its outbox), <see cref="Id"/> being the delivery's.</summary>
+    public const OutboxKind WebhookDelivery = (OutboxKind)100;
+
     public static OutboxWork From(OutboxMessage m) => new(m.Id, m.Kind, m.PostId, m.UserId, m.TargetUserId);
 }

@@ -1,14 +1,18 @@
 using Feed.Feeds;
 using Feed.Infrastructure.Postgres;
 using Feed.Outbox;
+using Feed.Webhooks;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Feed.Posts;
 
 /// <summary>
-/// Writes a post: the post row, its outbox row and (with an idempotency key) the key's record
-/// commit in one transaction; fan-out is enqueued after the commit and never awaited.
+/// Writes a post: the post row, its outbox row, its webhook deliveries and (with an idempotency key)
+/// the key's record commit in one transaction; fan-out and deliveries are enqueued after the commit
+/// and never awaited.
 /// </summary>
 public sealed class CreatePostService(
     FeedDbContext db,
@@ -51,8 +55,12 @@ public sealed class CreatePostService(
             await db.Database.ExecuteSqlAsync(
                 $"UPDATE idempotency_keys SET post_id = {post.Id} WHERE user_id = {authorId} AND key = {idempotencyKey}", ct);
         }
+        var deliveries = await WebhookPublisher.PublishAsync(
+            (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(),
+            WebhookEventTypes.PostCreated, PostEventData.From(post), clock.GetUtcNow(), ct);
         await tx.CommitAsync(ct);
 
+        dispatcher.EnqueueDeliveriesSoon(deliveries);
         await AfterCommitAsync(post, outbox.Id);
         return new CreatePostResult(post, Replayed: false, KeyReusedWithOtherBody: false);
     }

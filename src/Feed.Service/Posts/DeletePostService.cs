@@ -1,8 +1,11 @@
 using Feed.Feeds;
 using Feed.Infrastructure.Postgres;
 using Feed.Outbox;
+using Feed.Webhooks;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Feed.Posts;
 
@@ -35,8 +38,12 @@ public sealed class DeletePostService(
         var deleted = await db.Posts.Where(p => p.Id == postId && p.DeletedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(p => p.DeletedAt, clock.GetUtcNow()), ct);
         OutboxMessage? outbox = null;
+        List<long> deliveries = [];
         if (deleted == 1)
         {
+            deliveries = await WebhookPublisher.PublishAsync(
+                (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(),
+                WebhookEventTypes.PostDeleted, PostEventData.From(post) with { Body = null }, clock.GetUtcNow(), ct);
             outbox = new OutboxMessage
             {
                 Kind = OutboxKind.PostDeleted,
@@ -47,6 +54,7 @@ public sealed class DeletePostService(
             await db.SaveChangesAsync(ct);
         }
         await tx.CommitAsync(ct);
+        dispatcher.EnqueueDeliveriesSoon(deliveries);
 
         // Repeated on a retried delete too, in case the first one's Redis writes were lost.
         await cache.MarkDeletedAsync(postId);

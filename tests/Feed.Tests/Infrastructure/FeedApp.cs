@@ -29,6 +29,12 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
     public const string DashboardUser = "operator";
     public const string DashboardPassword = "operator-password";
 
+    /// <summary>Four attempts within about two seconds: the production schedule, compressed.</summary>
+    public const string WebhookSchedule = "0s, 300ms, 600ms, 900ms";
+    public const double WebhookJitter = 0.2;
+    public const int WebhookCircuitBreakAfter = 10;
+    public const int WebhookMaxConcurrent = 2;
+
     private static readonly string PostgresAdmin = Environment.GetEnvironmentVariable("FEED_TEST_POSTGRES")
         ?? "Host=127.0.0.1;Port=55432;Username=feed;Password=feed;Database=postgres";
 
@@ -112,6 +118,19 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         ["Hangfire:DashboardPassword"] = DashboardPassword,
         ["Hangfire:ViewerUser"] = "viewer",
         ["Hangfire:ViewerPassword"] = "viewer-password",
+        ["Webhooks:AllowHttp"] = "true",
+        ["Webhooks:AllowedNetworks:0"] = "127.0.0.1/32",
+        ["Webhooks:RetrySchedule"] = WebhookSchedule,
+        ["Webhooks:RetryJitter"] = WebhookJitter.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Webhooks:Timeout"] = "00:00:03",
+        ["Webhooks:CircuitBreakAfter"] = WebhookCircuitBreakAfter.ToString(),
+        ["Webhooks:CircuitOpenFor"] = "00:00:02",
+        ["Webhooks:CircuitOpenMax"] = "00:00:04",
+        ["Webhooks:MaxConcurrentPerEndpoint"] = WebhookMaxConcurrent.ToString(),
+        ["Webhooks:BusyRetryDelay"] = "00:00:00.200",
+        ["Webhooks:RelayInterval"] = "00:00:00.500",
+        ["Webhooks:RedeliverAfter"] = "00:00:03",
+        ["Service:SchedulePollingInterval"] = "00:00:00.200",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
@@ -144,6 +163,30 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         client.DefaultRequestHeaders.Authorization =
             new AuthenticationHeaderValue("Bearer", (await token.Content.ReadFromJsonAsync<TokenDto>())!.Token);
         return new TestUser(long.Parse(user.Id), handle, client);
+    }
+
+    /// <summary>A client whose token carries the <c>admin</c> role.</summary>
+    public async Task<HttpClient> CreateAdminClientAsync()
+    {
+        var admin = await CreateUserAsync("admin");
+        var token = await admin.Client.PostAsJsonAsync("/v1/auth/dev-token", new { userId = admin.Id, roles = new[] { "admin" } });
+        token.EnsureSuccessStatusCode();
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization =
+            new AuthenticationHeaderValue("Bearer", (await token.Content.ReadFromJsonAsync<TokenDto>())!.Token);
+        return client;
+    }
+
+    /// <summary>Creates a partner (as an admin) and returns a client that sends its API key.</summary>
+    public async Task<TestPartner> CreatePartnerAsync(string name = "partner")
+    {
+        var admin = await CreateAdminClientAsync();
+        var created = await admin.PostAsJsonAsync("/v1/admin/partners", new { name });
+        created.EnsureSuccessStatusCode();
+        var partner = (await created.Content.ReadFromJsonAsync<PartnerKeyDto>())!;
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Add("X-Api-Key", partner.ApiKey);
+        return new TestPartner(long.Parse(partner.Id), partner.ApiKey, client);
     }
 
     /// <summary>Waits until every outbox row is done: all fan-out work enqueued so far has run.</summary>
@@ -192,6 +235,10 @@ public sealed class AppCollection : ICollectionFixture<FeedApp>
 }
 
 public sealed record TestUser(long Id, string Handle, HttpClient Client);
+
+public sealed record TestPartner(long Id, string ApiKey, HttpClient Client);
+
+public sealed record PartnerKeyDto(string Id, string Name, string ApiKey);
 
 public sealed record UserDto(string Id, string Handle, string DisplayName, int FollowerCount, int FollowingCount, bool IsCelebrity);
 

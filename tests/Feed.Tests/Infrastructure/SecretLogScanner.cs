@@ -5,8 +5,9 @@ namespace Feed.Tests.Infrastructure;
 
 /// <summary>
 /// A logger provider that reads every log line the app writes (Debug and up) and remembers the
-/// ones that contain a secret: the signing key, a dashboard password, or anything shaped like a
-/// JWT (base64url JSON header, <c>eyJ…</c>). Nothing else is kept.
+/// ones that contain a secret: the signing key, a dashboard password, anything shaped like a JWT
+/// (base64url JSON header, <c>eyJ…</c>), a webhook signing secret (<c>whsec_…</c>) or a partner API
+/// key (<c>fpk_…</c>). Nothing else is kept.
 /// </summary>
 public sealed class SecretLogScanner : ILoggerProvider
 {
@@ -29,7 +30,8 @@ public sealed class SecretLogScanner : ILoggerProvider
     private void Inspect(string category, string text)
     {
         Interlocked.Increment(ref _lines);
-        if (text.Contains("eyJ", StringComparison.Ordinal) || _secrets.Any(s => text.Contains(s, StringComparison.Ordinal)))
+        if (text.Contains("eyJ", StringComparison.Ordinal) || text.Contains("whsec_", StringComparison.Ordinal) ||
+            text.Contains("fpk_", StringComparison.Ordinal) || _secrets.Any(s => text.Contains(s, StringComparison.Ordinal)))
         {
             _leaks.Enqueue($"{category}: {text[..Math.Min(300, text.Length)]}");
         }

@@ -9,6 +9,9 @@ public static class Roles
     /// <summary>Read-only operators: the Hangfire dashboard without its buttons.</summary>
     public const string Viewer = "viewer";
 
+    /// <summary>Given to partners authenticated by API key; never carried by a user token.</summary>
+    public const string Partner = "partner";
+
     public const string ClaimType = "role";
 
     public static readonly IReadOnlyList<string> All = [Admin, Viewer];

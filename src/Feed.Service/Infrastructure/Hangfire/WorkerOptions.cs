@@ -30,6 +30,12 @@ public sealed class WorkerOptions : IValidatableObject
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How often scheduled jobs (webhook retries) are moved to their queue once due. Hangfire's default
+    /// of 15 s would stretch a 5 s retry to 20 s; polling is one cheap Redis query.
+    /// </summary>
+    public TimeSpan SchedulePollingInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Thread-pool threads available at once before the pool's slow growth kicks in. Hangfire's
     /// storage client is synchronous; a burst must not starve the threads Redis replies complete on.
     /// </summary>
@@ -72,6 +78,10 @@ public sealed class WorkerOptions : IValidatableObject
         if (HeartbeatInterval < TimeSpan.FromSeconds(1))
         {
             yield return new ValidationResult("Service:HeartbeatInterval must be at least one second.");
+        }
+        if (SchedulePollingInterval < TimeSpan.FromMilliseconds(100))
+        {
+            yield return new ValidationResult("Service:SchedulePollingInterval must be at least 100 ms.");
         }
         if (ShutdownTimeout < TimeSpan.Zero)
         {

@@ -11,6 +11,7 @@ namespace Feed.Infrastructure.Http;
 internal static class OpenApiConventions
 {
     public const string BearerScheme = "Bearer";
+    public const string ApiKeyScheme = "PartnerApiKey";
 
     public static void Configure(OpenApiOptions options)
     {
@@ -29,6 +30,13 @@ internal static class OpenApiConventions
                 BearerFormat = "JWT",
                 Description = "HS256 JWT whose `sub` is the user id. In Development: POST /v1/auth/dev-token.",
             };
+            document.Components.SecuritySchemes[ApiKeyScheme] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = Webhooks.PartnerApiKeys.Header,
+                Description = "A partner's API key, issued by an admin (POST /v1/admin/partners). Only the webhook API accepts it.",
+            };
             return Task.CompletedTask;
         });
         options.AddSchemaTransformer((schema, context, _) =>
@@ -46,12 +54,13 @@ internal static class OpenApiConventions
             var requiresAuth = metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any();
             if (requiresAuth)
             {
+                var partner = metadata.OfType<IAuthorizeData>().Any(a => a.Policy == Webhooks.Policies.Partner);
                 operation.Security ??= [];
                 operation.Security.Add(new OpenApiSecurityRequirement
                 {
-                    [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [],
+                    [new OpenApiSecuritySchemeReference(partner ? ApiKeyScheme : BearerScheme, context.Document)] = [],
                 });
-                operation.Responses.TryAdd("401", Problem("Missing, expired or invalid access token."));
+                operation.Responses.TryAdd("401", Problem(partner ? "Missing or unknown partner API key." : "Missing, expired or invalid access token."));
             }
             operation.Responses.TryAdd("400", Problem("Malformed JSON, wrong types or invalid parameters."));
             operation.Responses.TryAdd("503", Problem("A storage dependency is unavailable; retry after the Retry-After header."));
@@ -67,6 +76,9 @@ internal static class OpenApiConventions
         [typeof(Feed.Auth.DevTokenRequest)] = """{"userId":"245193479987203","roles":[]}""",
         [typeof(Posts.PostResponse)] = """{"id":"245193483964421","authorId":"245193479987203","body":"Hello, followers!","createdAt":"2026-11-24T20:14:50.418038+00:00"}""",
         [typeof(Posts.PostPage)] = """{"items":[{"id":"245193483964421","authorId":"245193479987203","body":"Hello, followers!","createdAt":"2026-11-24T20:14:50.418038+00:00"}],"nextCursor":"245193483964421"}""",
+        [typeof(Webhooks.SubscriptionRequest)] = """{"url":"https://partner.example/webhooks/feed","eventTypes":["post.created","post.deleted"],"description":"Production listener"}""",
+        [typeof(Webhooks.CreatePartnerRequest)] = """{"name":"Acme Analytics"}""",
+        [typeof(Webhooks.ReplayRequest)] = """{"since":"2026-11-24T08:00:00Z"}""",
         [typeof(Users.UserResponse)] = """{"id":"245193479987203","handle":"alice","displayName":"Alice","createdAt":"2026-11-24T20:14:49.450004+00:00","followerCount":1,"followingCount":0,"isCelebrity":false}""",
     };
 

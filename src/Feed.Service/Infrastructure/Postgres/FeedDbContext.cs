@@ -3,6 +3,7 @@ using Feed.Follows;
 using Feed.Outbox;
 using Feed.Posts;
 using Feed.Users;
+using Feed.Webhooks;
 using Microsoft.EntityFrameworkCore;
 
 namespace Feed.Infrastructure.Postgres;
@@ -24,6 +25,16 @@ public sealed class FeedDbContext(DbContextOptions<FeedDbContext> options) : DbC
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
 
     public DbSet<FanOutBatchCompletion> FanOutBatches => Set<FanOutBatchCompletion>();
+
+    public DbSet<Partner> Partners => Set<Partner>();
+
+    public DbSet<WebhookSubscription> WebhookSubscriptions => Set<WebhookSubscription>();
+
+    public DbSet<WebhookEvent> WebhookEvents => Set<WebhookEvent>();
+
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(FeedDbContext).Assembly);

@@ -23,6 +23,11 @@ public sealed class FeedMetrics
     private readonly Histogram<double> _jobDuration;
     private readonly Counter<long> _postCache;
     private readonly Counter<long> _rebuilds;
+    private readonly Counter<long> _webhookAttempts;
+    private readonly Histogram<double> _webhookAttemptDuration;
+    private readonly Counter<long> _webhookDeadLetters;
+    private readonly Counter<long> _webhookCircuitsOpened;
+    private readonly Counter<long> _webhookEndpointsDisabled;
 
     public FeedMetrics(IMeterFactory meters, FanOutBacklog backlog)
     {
@@ -33,6 +38,11 @@ public sealed class FeedMetrics
         _jobDuration = meter.CreateHistogram<double>(JobDurationName, "s", "Background job run time, by queue and job.");
         _postCache = meter.CreateCounter<long>("feed.post_cache.lookups", "{lookup}", "Post cache lookups while hydrating feeds, by result (hit, miss).");
         _rebuilds = meter.CreateCounter<long>("feed.rebuilds", "{rebuild}", "Feeds and timelines rebuilt from Postgres because Redis had none.");
+        _webhookAttempts = meter.CreateCounter<long>("feed.webhooks.attempts", "{attempt}", "Webhook delivery attempts, by outcome and status class.");
+        _webhookAttemptDuration = meter.CreateHistogram<double>("feed.webhooks.attempt.duration", "s", "Time from sending a webhook until its response (or timeout).");
+        _webhookDeadLetters = meter.CreateCounter<long>("feed.webhooks.dead_letters", "{delivery}", "Webhook deliveries dead-lettered (every attempt failed, or the endpoint was disabled).");
+        _webhookCircuitsOpened = meter.CreateCounter<long>("feed.webhooks.circuits_opened", "{endpoint}", "Webhook endpoints whose circuit breaker opened.");
+        _webhookEndpointsDisabled = meter.CreateCounter<long>("feed.webhooks.endpoints_disabled", "{endpoint}", "Webhook endpoints disabled, by reason (gone, failing).");
         meter.CreateObservableGauge("feed.queue.depth", () => backlog.Current.QueueDepths
             .Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue", q.Key))),
             "{job}", "Jobs waiting per Hangfire queue.");
@@ -59,6 +69,23 @@ public sealed class FeedMetrics
         _postCache.Add(hits, new KeyValuePair<string, object?>("result", "hit"));
         _postCache.Add(misses, new KeyValuePair<string, object?>("result", "miss"));
     }
+
+    public void WebhookAttempt(bool succeeded, int? statusCode, TimeSpan duration)
+    {
+        var tags = new TagList
+        {
+            { "outcome", succeeded ? "succeeded" : "failed" },
+            { "status_class", statusCode is { } code ? $"{code / 100}xx" : "none" },
+        };
+        _webhookAttempts.Add(1, tags);
+        _webhookAttemptDuration.Record(duration.TotalSeconds, tags);
+    }
+
+    public void WebhookDeadLettered() => _webhookDeadLetters.Add(1);
+
+    public void WebhookCircuitOpened() => _webhookCircuitsOpened.Add(1);
+
+    public void WebhookEndpointDisabled(string reason) => _webhookEndpointsDisabled.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Rebuilt(string kind) => _rebuilds.Add(1, new KeyValuePair<string, object?>("kind", kind));
 }
