@@ -36,7 +36,7 @@ public sealed class WebhookOptions : IValidatableObject
 
     /// <summary>Consecutive failed attempts after which the endpoint's circuit opens.</summary>
     [Range(1, 1000)]
-    public int CircuitBreakAfter { get; set; } = 5;
+    public int CircuitBreakAfter { get; set; } = 10;
 
     /// <summary>How long an opened circuit stays open; it doubles with each failed probe up to <see cref="CircuitOpenMax"/>.</summary>
     public TimeSpan CircuitOpenFor { get; set; } = TimeSpan.FromMinutes(1);
