@@ -53,6 +53,10 @@ public static class PostsApi
         {
             errors["body"] = [$"body must be at most {MaxBodyLength} characters."];
         }
+        else if (request.Body.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
+        {
+            errors["body"] = ["body must not contain control characters other than line breaks and tabs."];
+        }
         if (idempotencyKey is not null &&
             (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c is < '!' or > '~')))
         {

@@ -67,9 +67,9 @@ public sealed class WebhookUrlGuard(IOptions<WebhookOptions> options)
     public string? CheckForm(string? url, out Uri? uri)
     {
         uri = null;
-        if (string.IsNullOrWhiteSpace(url) || url.Length > MaxUrlLength)
+        if (string.IsNullOrWhiteSpace(url) || url.Length > MaxUrlLength || url.Any(char.IsControl))
         {
-            return $"url is required and must be at most {MaxUrlLength} characters.";
+            return $"url is required and must be at most {MaxUrlLength} characters without control characters.";
         }
         if (!Uri.TryCreate(url, UriKind.Absolute, out uri) || uri.Scheme is not ("https" or "http") || string.IsNullOrEmpty(uri.Host))
         {

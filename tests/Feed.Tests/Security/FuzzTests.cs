@@ -37,12 +37,18 @@ public sealed class FuzzTests(FeedApp app, ITestOutputHelper output)
         Encoding.UTF8.GetBytes("{\"body\":\"" + new string('x', 60_000) + "\"}"),
         Encoding.UTF8.GetBytes(new string('[', 5000) + new string(']', 5000)),
         Encoding.UTF8.GetBytes("{\"userId\": \"" + long.MaxValue + "\", \"roles\": [\"admin\", null, 5]}"),
+        "{\"url\": \"http://127.0.0.1:1/\\u0000x\", \"eventTypes\": [null, 5, \"post.created\"], \"since\": \"not a date\", \"name\": 1e999}"u8.ToArray(),
+        "{\"url\": \"http://[::1\", \"eventTypes\": \"post.created\", \"enabled\": \"yes\", \"description\": [\"x\"]}"u8.ToArray(),
+        "{\"url\": \"https://169.254.169.254/latest\", \"eventTypes\": [\"' OR 1=1 --\"], \"since\": \"9999-12-31T23:59:59Z\", \"name\": \"\\u0000\"}"u8.ToArray(),
+        "{\"since\": \"0001-01-01T00:00:00Z\", \"name\": \"<script>alert(1)</script>\", \"enabled\": true}"u8.ToArray(),
     ];
 
     [Fact]
     public async Task Hostile_input_to_every_endpoint_never_yields_a_5xx_and_errors_are_problem_json()
     {
         var user = await app.CreateUserAsync("fuzz");
+        var admin = await app.CreateAdminClientAsync();
+        var partner = await app.CreatePartnerAsync("fuzz");
         var document = await app.CreateClient().GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         var operations = document.GetProperty("paths").EnumerateObject()
             .Where(p => p.Name.StartsWith("/v1/"))
@@ -55,7 +61,7 @@ public sealed class FuzzTests(FeedApp app, ITestOutputHelper output)
         var failures = new List<string>();
         foreach (var (path, method) in operations)
         {
-            foreach (var client in new[] { user.Client, app.CreateClient() })
+            foreach (var client in new[] { user.Client, app.CreateClient(), admin, partner.Client })
             {
                 for (var i = 0; i < 12; i++)
                 {
