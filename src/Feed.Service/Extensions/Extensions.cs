@@ -141,6 +141,7 @@ public static class Extensions
         services.AddSingleton<PostCache>();
         services.AddSingleton<FeedRebuilder>();
         services.AddSingleton<HomeFeedReader>();
+        services.AddSingleton<ReaderGraphCache>();
 
         services.AddSingleton<WebhookSecrets>();
         services.AddSingleton<WebhookUrlGuard>();

@@ -21,6 +21,9 @@ public sealed class FeedOptions
     /// <summary>Lifetime of a cached post body.</summary>
     public TimeSpan PostCacheTtl { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>Lifetime of a cached reader graph (<c>rd:{userId}</c>); changes invalidate it sooner.</summary>
+    public TimeSpan ReaderGraphTtl { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Lifetime of an author timeline nobody has read or written.</summary>
     public TimeSpan TimelineTtl { get; set; } = TimeSpan.FromDays(7);
 }

@@ -1,6 +1,7 @@
 using Feed.Infrastructure.Redis;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Feed.Feeds;
 
@@ -20,8 +21,10 @@ public sealed class HomeFeedReader(
     AuthorTimelineStore timelines,
     PostCache posts,
     FeedRebuilder rebuilder,
+    ReaderGraphCache graphs,
     IOptions<FeedOptions> options,
-    TimeProvider clock)
+    TimeProvider clock,
+    ILogger<HomeFeedReader> logger)
 {
     // The reader, whom they follow, and whose timelines to merge (celebrities, and demoted ones until
     // their posts are pushed), in one round trip.
@@ -52,17 +55,13 @@ public sealed class HomeFeedReader(
         // that fan-out skipped while they were inactive (the rebuild query runs after this write).
         if (clock.GetUtcNow() - reader.LastFeedReadAt >= _options.ActivityRefreshInterval)
         {
-            await using var touch = postgres.CreateCommand(TouchSql);
-            touch.Parameters.Add(new NpgsqlParameter<long> { TypedValue = userId });
-            await touch.ExecuteNonQueryAsync(ct);
-            await feeds.TouchAsync(userId);
+            await TouchAsync(userId, reader, ct);
         }
 
         var sources = new List<Source> { new(userId, IsFeed: true), new(userId, IsFeed: false) };
-        sources.AddRange(reader.Celebrities.Select(id => new Source(id, IsFeed: false)));
+        sources.AddRange(reader.Merged.Select(id => new Source(id, IsFeed: false)));
 
-        var visibleAuthors = reader.Following;
-        visibleAuthors.Add(userId);
+        var following = reader.Following;
 
         var cursor = before ?? long.MaxValue;
         var page = new List<CachedPost>(limit + 1);
@@ -90,7 +89,7 @@ public sealed class HomeFeedReader(
             var hydrated = await posts.GetManyAsync(candidates, ct);
             foreach (var id in candidates)
             {
-                if (hydrated.TryGetValue(id, out var post) && visibleAuthors.Contains(post.AuthorId))
+                if (hydrated.TryGetValue(id, out var post) && (post.AuthorId == userId || following.Contains(post.AuthorId)))
                 {
                     page.Add(post);
                 }
@@ -164,30 +163,84 @@ public sealed class HomeFeedReader(
         return merged;
     }
 
-    private async Task<ReaderInfo?> LoadReaderAsync(long userId, CancellationToken ct)
+    /// <summary>The reader's graph from Redis, or from Postgres (then cached) when Redis has no current entry.</summary>
+    private async Task<ReaderGraph?> LoadReaderAsync(long userId, CancellationToken ct)
     {
+        long? generation = null;
+        try
+        {
+            var (cached, current) = await graphs.GetAsync(userId);
+            if (cached is not null)
+            {
+                return cached;
+            }
+            generation = current;
+        }
+        catch (RedisException ex)
+        {
+            logger.LogDebug(ex, "Reader graph cache unavailable; reading the graph of {UserId} from Postgres", userId);
+        }
+
+        // The generation was read before this query: a promotion committed meanwhile makes the entry stale at once.
         await using var cmd = postgres.CreateCommand(ReaderSql);
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = userId });
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        ReaderInfo? info = null;
-        while (await reader.ReadAsync(ct))
+        ReaderGraph? graph = null;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            info ??= new ReaderInfo(reader.GetFieldValue<DateTimeOffset>(0), [], []);
-            if (reader.IsDBNull(1))
+            while (await reader.ReadAsync(ct))
             {
-                continue;
-            }
-            var followee = reader.GetInt64(1);
-            info.Following.Add(followee);
-            if (reader.GetBoolean(2))
-            {
-                info.Celebrities.Add(followee);
+                graph ??= new ReaderGraph(generation ?? -1, reader.GetFieldValue<DateTimeOffset>(0), [], []);
+                if (reader.IsDBNull(1))
+                {
+                    continue;
+                }
+                var followee = reader.GetInt64(1);
+                graph.Following.Add(followee);
+                if (reader.GetBoolean(2))
+                {
+                    graph.Merged.Add(followee);
+                }
             }
         }
-        return info;
+        if (graph is not null && generation is not null)
+        {
+            await CacheAsync(userId, graph);
+        }
+        return graph;
     }
 
-    private sealed record ReaderInfo(DateTimeOffset LastFeedReadAt, HashSet<long> Following, List<long> Celebrities);
+    /// <summary>
+    /// Records the read in Postgres and renews the feed's lifetime. Skipped (and tried again on the
+    /// next read) while Postgres is unavailable: reads keep being served from Redis.
+    /// </summary>
+    private async Task TouchAsync(long userId, ReaderGraph reader, CancellationToken ct)
+    {
+        try
+        {
+            await using var touch = postgres.CreateCommand(TouchSql);
+            touch.Parameters.Add(new NpgsqlParameter<long> { TypedValue = userId });
+            await touch.ExecuteNonQueryAsync(ct);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !ct.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "Could not record the feed read of {UserId}; serving the feed anyway", userId);
+            return;
+        }
+        await feeds.TouchAsync(userId);
+        await CacheAsync(userId, reader with { LastFeedReadAt = clock.GetUtcNow() });
+    }
+
+    private async Task CacheAsync(long userId, ReaderGraph graph)
+    {
+        try
+        {
+            await graphs.SetAsync(userId, graph);
+        }
+        catch (RedisException ex)
+        {
+            logger.LogDebug(ex, "Could not cache the reader graph of {UserId}", userId);
+        }
+    }
 
     private sealed record Source(long Id, bool IsFeed);
 }

@@ -17,7 +17,7 @@ namespace Feed.Follows;
 /// Runs in <see cref="FollowPairWork"/>, like <see cref="UnfollowCleanupJob"/>, so a follow, unfollow,
 /// follow sequence converges whatever order its jobs run in.
 /// </remarks>
-public sealed class FollowBackfillJob(NpgsqlDataSource postgres, FeedStore feeds, IOptions<FanOutOptions> options)
+public sealed class FollowBackfillJob(NpgsqlDataSource postgres, FeedStore feeds, ReaderGraphCache readerGraphs, IOptions<FanOutOptions> options)
 {
     [Queue(JobQueues.FanOut)]
     [DisplayName("Backfill posts of {1} into the feed of {0}")]
@@ -25,6 +25,8 @@ public sealed class FollowBackfillJob(NpgsqlDataSource postgres, FeedStore feeds
     public Task RunAsync(long followerId, long followeeId, long outboxId, CancellationToken ct) =>
         FollowPairWork.RunAsync(postgres, followerId, followeeId, outboxId, async (state, connection, tx) =>
         {
+            // The request deleted the follower's cached graph already; this makes sure (retried until done).
+            await readerGraphs.InvalidateAsync(followerId);
             var count = options.Value.FollowBackfillCount;
             if (!state.Following || state.FolloweeIsCelebrity || count == 0)
             {

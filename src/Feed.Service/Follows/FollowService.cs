@@ -1,4 +1,5 @@
 using Feed.FanOut;
+using Feed.Feeds;
 using Feed.Outbox;
 using Feed.Webhooks;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,7 @@ namespace Feed.Follows;
 public sealed class FollowService(
     NpgsqlDataSource postgres,
     OutboxDispatcher dispatcher,
+    ReaderGraphCache readerGraphs,
     IOptions<FanOutOptions> fanOutOptions,
     IOptions<OutboxOptions> outboxOptions,
     TimeProvider clock,
@@ -78,6 +80,10 @@ public sealed class FollowService(
     {
         var work = new List<OutboxWork>(2);
         List<long> deliveries;
+        var promoted = false;
+        // Deleted before and after the commit: a read between the two rebuilds from the old state,
+        // the second delete removes that; the outbox job deletes it once more should this one fail.
+        await InvalidateReaderAsync(followerId);
         await using (var connection = await postgres.OpenConnectionAsync(ct))
         await using (var tx = await connection.BeginTransactionAsync(ct))
         {
@@ -111,6 +117,7 @@ public sealed class FollowService(
                 if (await reader.ReadAsync(ct))
                 {
                     demoted = reader.GetBoolean(0) && !reader.GetBoolean(1);
+                    promoted = !reader.GetBoolean(0) && reader.GetBoolean(1);
                 }
             }
             work.Add(await InsertOutboxAsync(connection, tx, kind, followerId, followeeId, _redeliverAfter, ct));
@@ -126,7 +133,32 @@ public sealed class FollowService(
 
         work.ForEach(dispatcher.EnqueueSoon);
         dispatcher.EnqueueDeliveriesSoon(deliveries);
+        await InvalidateReaderAsync(followerId);
+        if (promoted)
+        {
+            // Every reader must start merging the new celebrity's timeline.
+            try
+            {
+                await readerGraphs.BumpGenerationAsync();
+            }
+            catch (StackExchange.Redis.RedisException ex)
+            {
+                logger.LogWarning(ex, "Could not invalidate reader graphs after {UserId} became a celebrity; they expire within their TTL", followeeId);
+            }
+        }
         return true;
+    }
+
+    private async Task InvalidateReaderAsync(long followerId)
+    {
+        try
+        {
+            await readerGraphs.InvalidateAsync(followerId);
+        }
+        catch (StackExchange.Redis.RedisException ex)
+        {
+            logger.LogWarning(ex, "Could not invalidate the reader graph of {UserId}; the outbox job retries it", followerId);
+        }
     }
 
     internal static async Task<OutboxWork> InsertOutboxAsync(

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Feed.FanOut;
+using Feed.Feeds;
 using Feed.Infrastructure.Hangfire;
 using Feed.Outbox;
 using Hangfire;
@@ -22,6 +23,7 @@ namespace Feed.Follows;
 public sealed class ReconcileFollowCountsJob(
     NpgsqlDataSource postgres,
     OutboxDispatcher dispatcher,
+    ReaderGraphCache readerGraphs,
     IOptions<FanOutOptions> fanOutOptions,
     IOptions<OutboxOptions> outboxOptions,
     ILogger<ReconcileFollowCountsJob> logger)
@@ -56,6 +58,7 @@ public sealed class ReconcileFollowCountsJob(
     {
         var after = 0L;
         var repaired = 0;
+        var promoted = false;
         while (true)
         {
             var demotions = new List<OutboxWork>();
@@ -89,6 +92,7 @@ public sealed class ReconcileFollowCountsJob(
                     while (await reader.ReadAsync(ct))
                     {
                         repaired++;
+                        promoted |= !reader.GetBoolean(1) && reader.GetBoolean(2);
                         if (reader.GetBoolean(1) && !reader.GetBoolean(2))
                         {
                             demoted.Add(reader.GetInt64(0));
@@ -103,6 +107,10 @@ public sealed class ReconcileFollowCountsJob(
                 await tx.CommitAsync(ct);
             }
             demotions.ForEach(dispatcher.Enqueue);
+        }
+        if (promoted)
+        {
+            await readerGraphs.BumpGenerationAsync(); // readers must start merging the repaired celebrities
         }
         if (repaired > 0)
         {

@@ -12,7 +12,7 @@ namespace Feed.Follows;
 /// already hide them (they drop authors the reader does not follow); this frees the feed's slots.
 /// Skipped if the follower has followed again by the time it runs (see <see cref="FollowPairWork"/>).
 /// </summary>
-public sealed class UnfollowCleanupJob(NpgsqlDataSource postgres, FeedStore feeds, IOptions<FeedOptions> options)
+public sealed class UnfollowCleanupJob(NpgsqlDataSource postgres, FeedStore feeds, ReaderGraphCache readerGraphs, IOptions<FeedOptions> options)
 {
     [Queue(JobQueues.FanOut)]
     [DisplayName("Remove posts of {1} from the feed of {0}")]
@@ -20,6 +20,8 @@ public sealed class UnfollowCleanupJob(NpgsqlDataSource postgres, FeedStore feed
     public Task RunAsync(long followerId, long followeeId, long outboxId, CancellationToken ct) =>
         FollowPairWork.RunAsync(postgres, followerId, followeeId, outboxId, async (state, connection, tx) =>
         {
+            // The request deleted the follower's cached graph already; this makes sure (retried until done).
+            await readerGraphs.InvalidateAsync(followerId);
             if (state.Following)
             {
                 return;

@@ -161,6 +161,7 @@ public sealed class FeedModelTests(FeedApp app, ITestOutputHelper output)
                 {
                     await app.ExecuteAsync("UPDATE users SET last_feed_read_at = now() - interval '30 days' WHERE id = $1", user.Id);
                     await app.Services.GetRequiredService<FeedStore>().DeleteAsync(user.Id);
+                    await app.Services.GetRequiredService<ReaderGraphCache>().InvalidateAsync(user.Id); // expired long ago too
                 }, true);
             default:
                 // Redis loses everything; the active readers come back and their feeds are rebuilt.

@@ -45,7 +45,13 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
 
     public string ConnectionString { get; private set; } = "";
 
+    /// <summary>What the app uses: the same database, through <see cref="PostgresProxy"/>.</summary>
+    public string AppConnectionString { get; private set; } = "";
+
     public NpgsqlDataSource Postgres { get; private set; } = null!;
+
+    /// <summary>The app reaches Postgres through this proxy, so a test can take Postgres away from it.</summary>
+    public TcpFaultProxy PostgresProxy { get; private set; } = null!;
 
     /// <summary>Redis with admin commands allowed (FLUSHDB), on the app's database.</summary>
     public IConnectionMultiplexer RedisAdmin { get; private set; } = null!;
@@ -64,6 +70,9 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         }
         ConnectionString = new NpgsqlConnectionStringBuilder(PostgresAdmin) { Database = _database, MaxPoolSize = 50 }.ConnectionString;
         Postgres = NpgsqlDataSource.Create(ConnectionString);
+        var direct = new NpgsqlConnectionStringBuilder(ConnectionString);
+        PostgresProxy = new TcpFaultProxy(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(direct.Host!), direct.Port));
+        AppConnectionString = new NpgsqlConnectionStringBuilder(ConnectionString) { Port = PostgresProxy.Port }.ConnectionString;
 
         RedisAdmin = await ConnectionMultiplexer.ConnectAsync(RedisConfiguration + ",allowAdmin=true");
         await FlushRedisAsync();
@@ -98,7 +107,7 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
 
     private Dictionary<string, string> Settings() => new()
     {
-        ["ConnectionStrings:Postgres"] = ConnectionString,
+        ["ConnectionStrings:Postgres"] = AppConnectionString,
         ["Redis:Configuration"] = RedisConfiguration,
         ["Auth:SigningKey"] = SigningKey,
         ["Auth:EnableDevTokens"] = "true",
@@ -137,6 +146,7 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
     async Task IAsyncLifetime.DisposeAsync()
     {
         await base.DisposeAsync();
+        await PostgresProxy.DisposeAsync();
         await Postgres.DisposeAsync();
         await RedisAdmin.DisposeAsync();
         NpgsqlConnection.ClearAllPools();

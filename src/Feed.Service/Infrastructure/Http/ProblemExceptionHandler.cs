@@ -23,7 +23,7 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems, I
                 title = status == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Bad request";
                 detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
                 break;
-            case NpgsqlException or StackExchange.Redis.RedisException or TimeoutException when !context.RequestAborted.IsCancellationRequested:
+            case Exception when IsDependencyFailure(exception) && !context.RequestAborted.IsCancellationRequested:
                 logger.LogError(exception, "A dependency failed while handling {Method} {Path}", context.Request.Method, context.Request.Path);
                 status = StatusCodes.Status503ServiceUnavailable;
                 title = "Service unavailable";
@@ -44,5 +44,25 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems, I
             Exception = exception,
             ProblemDetails = { Status = status, Title = title, Detail = detail },
         });
+    }
+
+    /// <summary>
+    /// Whether a storage dependency failed (anywhere in the chain: EF Core wraps transient failures):
+    /// Redis, a timeout, lost Postgres I/O, or Postgres refusing for a reason that passes (connection,
+    /// deadlock, resources, shutdown, cancelled statement). Data and constraint errors are bugs, not outages.
+    /// </summary>
+    internal static bool IsDependencyFailure(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case PostgresException pg:
+                    return pg.SqlState[..2] is "08" or "40" or "53" or "57" or "58" || pg.SqlState == PostgresErrorCodes.LockNotAvailable;
+                case NpgsqlException or StackExchange.Redis.RedisException or TimeoutException:
+                    return true;
+            }
+        }
+        return false;
     }
 }
