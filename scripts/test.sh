@@ -21,3 +21,12 @@ fi
 
 dotnet build "$ROOT/Feed.sln" -c Release -nologo -v quiet -clp:ErrorsOnly
 dotnet test "$ROOT/Feed.sln" -c Release --no-build --logger "console;verbosity=normal" "$@"
+
+# The end-to-end and consistency tests again, against a Redis Cluster of three primaries (feeds,
+# timelines, caches and Hangfire's storage all on it). Skipped only when a filter picks tests.
+if [ "$#" -eq 0 ]; then
+  bash "$ROOT/scripts/redis-cluster.sh"
+  FEED_TEST_REDIS="127.0.0.1:17001,127.0.0.1:17002,127.0.0.1:17003" \
+    dotnet test "$ROOT/tests/Feed.Tests" -c Release --no-build --logger "console;verbosity=normal" \
+    --filter "(FullyQualifiedName~Feed.Tests.FanOut|FullyQualifiedName~Feed.Tests.Feeds|FullyQualifiedName~Feed.Tests.Consistency|FullyQualifiedName~Feed.Tests.Webhooks|FullyQualifiedName~Feed.Tests.Api)&FullyQualifiedName!~Restarted_redis"
+fi

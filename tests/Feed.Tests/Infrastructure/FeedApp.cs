@@ -156,8 +156,12 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         await drop.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Loses everything in Redis: feeds, timelines, the post cache and Hangfire's queues.</summary>
-    public Task FlushRedisAsync() => RedisAdmin.GetServers()[0].FlushDatabaseAsync(RedisAdmin.GetDatabase().Database);
+    /// <summary>Whether the tests run against a Redis Cluster (<c>FEED_TEST_REDIS</c> listing its nodes).</summary>
+    public bool IsRedisCluster => RedisAdmin.GetServers().Any(s => s.ServerType == ServerType.Cluster);
+
+    /// <summary>Loses everything in Redis (on every primary of a cluster): feeds, timelines, the post cache and Hangfire's queues.</summary>
+    public Task FlushRedisAsync() => Task.WhenAll(RedisAdmin.GetServers().Where(s => !s.IsReplica)
+        .Select(s => s.FlushDatabaseAsync(RedisAdmin.GetDatabase().Database)));
 
     /// <summary>Creates a user and returns a client authenticated as them.</summary>
     public async Task<TestUser> CreateUserAsync(string? handlePrefix = null)
