@@ -53,6 +53,11 @@ public static class PostsApi
         {
             errors["body"] = [$"body must be at most {MaxBodyLength} characters."];
         }
+        else if (request.Body.Contains('\0'))
+        {
+            // Postgres text cannot hold U+0000; refused here rather than failing the insert.
+            errors["body"] = ["body must not contain NUL (U+0000) characters."];
+        }
         if (idempotencyKey is not null &&
             (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c is < '!' or > '~')))
         {

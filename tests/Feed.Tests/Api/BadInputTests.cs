@@ -21,6 +21,7 @@ public sealed class BadInputTests(FeedApp app)
     [InlineData("{\"body\": \"\"}", "body")]
     [InlineData("{\"body\": \"   \"}", "body")]
     [InlineData("{}", "body")]
+    [InlineData("{\"body\": \"nul \\u0000 inside\"}", "NUL")]
     public async Task Bad_post_bodies_are_refused_and_write_nothing(string json, string expected)
     {
         var author = await app.CreateUserAsync("bad");
