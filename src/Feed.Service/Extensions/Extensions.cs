@@ -168,6 +168,7 @@ public static class Extensions
 
         app.MapAuthApi();
         app.MapUsersApi();
+        app.MapUserSettingsApi();
         app.MapFollowsApi();
         app.MapPostsApi();
         app.MapFeedsApi();

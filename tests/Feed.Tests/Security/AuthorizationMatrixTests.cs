@@ -46,6 +46,8 @@ public sealed class AuthorizationMatrixTests(FeedApp app)
             (HttpMethod.Post, "/v1/posts", new { body = "matrix" }, [HttpStatusCode.Unauthorized, HttpStatusCode.Created, HttpStatusCode.Created, HttpStatusCode.Created]),
             (HttpMethod.Get, $"/v1/posts/{post.Id}", null, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
             (HttpMethod.Get, "/v1/feed", null, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
+            (HttpMethod.Get, "/v1/users/me/settings", null, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
+            (HttpMethod.Patch, "/v1/users/me/settings", new { timeZone = "Europe/Berlin" }, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
             (HttpMethod.Get, "/hangfire", null, [HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.OK]),
             // Only the author deletes a post; admins moderate through other tools, not this endpoint.
             (HttpMethod.Delete, $"/v1/posts/{post.Id}", null, [HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden, HttpStatusCode.NoContent, HttpStatusCode.Forbidden]),
