@@ -1,4 +1,5 @@
 using Feed.Auth;
+using Feed.Digests;
 using Feed.FanOut;
 using Feed.Feeds;
 using Feed.Follows;
@@ -42,6 +43,7 @@ public static class Extensions
         services.AddValidatedOptions<WorkerOptions>(config, WorkerOptions.Section);
         services.AddValidatedOptions<MaintenanceOptions>(config, MaintenanceOptions.Section);
         services.AddValidatedOptions<ProtectionOptions>(config, ProtectionOptions.Section);
+        services.AddValidatedOptions<DigestOptions>(config, DigestOptions.Section);
         services.AddSingleton(TimeProvider.System);
 
         // Postgres: one data source for raw SQL on hot paths, EF Core for the rest and for migrations.
@@ -135,6 +137,10 @@ public static class Extensions
         services.AddSingleton<PostCache>();
         services.AddSingleton<FeedRebuilder>();
         services.AddSingleton<HomeFeedReader>();
+
+        services.AddSingleton<UnsubscribeTokens>();
+        services.AddSingleton<DigestComposer>();
+        services.AddSingleton<DigestMailer>();
     }
 
     /// <summary>
@@ -172,6 +178,7 @@ public static class Extensions
         app.MapFollowsApi();
         app.MapPostsApi();
         app.MapFeedsApi();
+        app.MapDigestsApi();
     }
 
     /// <summary>Applies pending EF Core migrations (the <c>migrate</c> command).</summary>

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using Feed.Digests;
 using Feed.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Feed.Tests.Security;
 
@@ -31,6 +33,7 @@ public sealed class AuthorizationMatrixTests(FeedApp app)
             [Caller.Admin] = admin,
         };
         var post = await owner.PostAsync("owned");
+        var unsubscribe = $"/v1/digests/unsubscribe?token={app.Services.GetRequiredService<UnsubscribeTokens>().Issue(owner.Id)}";
         var failures = new List<string>();
 
         // (method, url, body, expected status per caller: anonymous, other, owner, admin)
@@ -48,6 +51,9 @@ public sealed class AuthorizationMatrixTests(FeedApp app)
             (HttpMethod.Get, "/v1/feed", null, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
             (HttpMethod.Get, "/v1/users/me/settings", null, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
             (HttpMethod.Patch, "/v1/users/me/settings", new { timeZone = "Europe/Berlin" }, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
+            // The unsubscribe link's signed token is the credential, whoever presents it.
+            (HttpMethod.Get, unsubscribe, null, [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
+            (HttpMethod.Post, unsubscribe, null, [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
             (HttpMethod.Get, "/hangfire", null, [HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.OK]),
             // Only the author deletes a post; admins moderate through other tools, not this endpoint.
             (HttpMethod.Delete, $"/v1/posts/{post.Id}", null, [HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden, HttpStatusCode.NoContent, HttpStatusCode.Forbidden]),

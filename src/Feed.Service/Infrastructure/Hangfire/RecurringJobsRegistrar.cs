@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Feed.Digests;
 using Feed.Follows;
 using Hangfire;
 using Microsoft.Extensions.Options;
@@ -12,6 +13,7 @@ namespace Feed.Infrastructure.Hangfire;
 internal sealed class RecurringJobsRegistrar(
     IRecurringJobManager recurringJobs,
     IOptions<MaintenanceOptions> options,
+    IOptions<DigestOptions> digestOptions,
     ILogger<RecurringJobsRegistrar> logger) : BackgroundService
 {
     private static readonly TimeSpan ReassertEvery = TimeSpan.FromMinutes(5);
@@ -33,9 +35,12 @@ internal sealed class RecurringJobsRegistrar(
         while (!stoppingToken.IsCancellationRequested);
     }
 
+    /// <summary>Every recurring job, by id; the dashboard shows each job's <c>DisplayName</c>.</summary>
     private void Register()
     {
         var utc = new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc };
+        recurringJobs.AddOrUpdate<ScheduleDigestsJob>(
+            ScheduleDigestsJob.RecurringJobId, job => job.RunAsync(null, CancellationToken.None), digestOptions.Value.ScheduleCron, utc);
         recurringJobs.AddOrUpdate<ReconcileFollowCountsJob>(
             ReconcileFollowCountsJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), options.Value.ReconcileFollowCountsCron, utc);
     }

@@ -23,6 +23,7 @@ public sealed class FeedMetrics
     private readonly Histogram<double> _jobDuration;
     private readonly Counter<long> _postCache;
     private readonly Counter<long> _rebuilds;
+    private readonly Counter<long> _digests;
 
     public FeedMetrics(IMeterFactory meters, FanOutBacklog backlog)
     {
@@ -33,6 +34,8 @@ public sealed class FeedMetrics
         _jobDuration = meter.CreateHistogram<double>(JobDurationName, "s", "Background job run time, by queue and job.");
         _postCache = meter.CreateCounter<long>("feed.post_cache.lookups", "{lookup}", "Post cache lookups while hydrating feeds, by result (hit, miss).");
         _rebuilds = meter.CreateCounter<long>("feed.rebuilds", "{rebuild}", "Feeds and timelines rebuilt from Postgres because Redis had none.");
+        _digests = meter.CreateCounter<long>("feed.digests", "{digest}",
+            "Digest attempts by outcome: sent, nothing_new (skipped: nothing to tell), failed (will be retried unless it was the last attempt).");
         meter.CreateObservableGauge("feed.queue.depth", () => backlog.Current.QueueDepths
             .Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue", q.Key))),
             "{job}", "Jobs waiting per Hangfire queue.");
@@ -59,6 +62,12 @@ public sealed class FeedMetrics
         _postCache.Add(hits, new KeyValuePair<string, object?>("result", "hit"));
         _postCache.Add(misses, new KeyValuePair<string, object?>("result", "miss"));
     }
+
+    public void DigestSent() => _digests.Add(1, new KeyValuePair<string, object?>("outcome", "sent"));
+
+    public void DigestNothingNew() => _digests.Add(1, new KeyValuePair<string, object?>("outcome", "nothing_new"));
+
+    public void DigestFailed() => _digests.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
 
     public void Rebuilt(string kind) => _rebuilds.Add(1, new KeyValuePair<string, object?>("kind", kind));
 }
