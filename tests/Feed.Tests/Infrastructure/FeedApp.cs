@@ -130,6 +130,9 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         ["Digests:TopPosts"] = DigestTopPosts.ToString(),
         ["Digests:MaxPostsPerAuthor"] = DigestMaxPostsPerAuthor.ToString(),
         ["Digests:ScheduleCron"] = NeverCron,
+        ["Maintenance:SweepOutboxCron"] = NeverCron,
+        ["Maintenance:TrimFeedsCron"] = NeverCron,
+        ["Maintenance:RetentionCron"] = NeverCron,
     };
 
     async Task IAsyncLifetime.DisposeAsync()

@@ -24,6 +24,7 @@ public sealed class FeedMetrics
     private readonly Counter<long> _postCache;
     private readonly Counter<long> _rebuilds;
     private readonly Counter<long> _digests;
+    private readonly Counter<long> _maintenanceRemoved;
 
     public FeedMetrics(IMeterFactory meters, FanOutBacklog backlog)
     {
@@ -36,6 +37,8 @@ public sealed class FeedMetrics
         _rebuilds = meter.CreateCounter<long>("feed.rebuilds", "{rebuild}", "Feeds and timelines rebuilt from Postgres because Redis had none.");
         _digests = meter.CreateCounter<long>("feed.digests", "{digest}",
             "Digest attempts by outcome: sent, nothing_new (skipped: nothing to tell), failed (will be retried unless it was the last attempt).");
+        _maintenanceRemoved = meter.CreateCounter<long>("feed.maintenance.removed", "{item}",
+            "Rows, feeds and feed entries removed by the maintenance crons, by job.");
         meter.CreateObservableGauge("feed.queue.depth", () => backlog.Current.QueueDepths
             .Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue", q.Key))),
             "{job}", "Jobs waiting per Hangfire queue.");
@@ -68,6 +71,8 @@ public sealed class FeedMetrics
     public void DigestNothingNew() => _digests.Add(1, new KeyValuePair<string, object?>("outcome", "nothing_new"));
 
     public void DigestFailed() => _digests.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
+
+    public void MaintenanceRemoved(string job, long count) => _maintenanceRemoved.Add(count, new KeyValuePair<string, object?>("job", job));
 
     public void Rebuilt(string kind) => _rebuilds.Add(1, new KeyValuePair<string, object?>("kind", kind));
 }
