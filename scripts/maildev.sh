@@ -16,6 +16,14 @@ TOOLS="$ROOT/.tools"
 log() { printf '[maildev] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Replaces the current (sub)shell with a command that has only stdin, stdout and stderr: a daemon
+# must not inherit the caller's other descriptors (a build lock taken with flock would otherwise
+# stay held for the daemon's lifetime). Call it inside ( ... ).
+exec_without_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do fd="${fd##*/}"; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+  exec "$@"
+}
 
 if listening "$WEB_PORT" && listening "$SMTP_PORT"; then
   log "already running: SMTP 127.0.0.1:$SMTP_PORT, web http://127.0.0.1:$WEB_PORT"
@@ -47,7 +55,7 @@ LOGFILE="$TOOLS/maildev-$SMTP_PORT.log"
 MAIL_DIR="$TOOLS/maildev-$SMTP_PORT-mail"
 mkdir -p "$MAIL_DIR"
 log "starting maildev: SMTP 127.0.0.1:$SMTP_PORT, web http://127.0.0.1:$WEB_PORT (log $LOGFILE)"
-nohup setsid node "$BIN" --ip 127.0.0.1 --smtp "$SMTP_PORT" --web-ip 127.0.0.1 --web "$WEB_PORT" --mail-directory "$MAIL_DIR" >"$LOGFILE" 2>&1 </dev/null &
+(exec_without_inherited_fds nohup setsid node "$BIN" --ip 127.0.0.1 --smtp "$SMTP_PORT" --web-ip 127.0.0.1 --web "$WEB_PORT" --mail-directory "$MAIL_DIR" >"$LOGFILE" 2>&1 </dev/null) &
 echo $! >"$TOOLS/maildev-$SMTP_PORT.pid"
 
 for _ in $(seq 1 60); do
