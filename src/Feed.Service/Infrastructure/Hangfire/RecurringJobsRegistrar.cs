@@ -38,8 +38,8 @@ internal sealed class RecurringJobsRegistrar(
         while (!stoppingToken.IsCancellationRequested);
     }
 
-    /// <summary>Every recurring job, by id; the dashboard shows each job's <c>DisplayName</c>.</summary>
-    private void Register()
+    /// <summary>Every recurring job, by id; the dashboard shows each job's <c>DisplayName</c>. Idempotent.</summary>
+    internal void Register()
     {
         var utc = new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc };
         var maintenance = options.Value;
