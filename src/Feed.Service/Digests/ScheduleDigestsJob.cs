@@ -66,6 +66,9 @@ public sealed class ScheduleDigestsJob(
         SELECT (SELECT count(*) FROM due), (SELECT max(id) FROM due), ARRAY(SELECT user_id FROM claimed ORDER BY user_id)
         """;
 
+    /// <summary>Enqueues in flight at once per batch.</summary>
+    private const int EnqueueParallelism = 8;
+
     private static readonly DigestFrequency[] Frequencies = [DigestFrequency.Daily, DigestFrequency.Weekly];
 
     private readonly DigestOptions _options = options.Value;
@@ -140,10 +143,9 @@ public sealed class ScheduleDigestsJob(
                 claimed = reader.GetFieldValue<long[]>(2);
             }
             // The claims are committed; a failure from here on leaves pending rows the next runs re-enqueue.
-            foreach (var userId in claimed)
-            {
-                jobs.Enqueue<SendDigestJob>(job => job.RunAsync(userId, period, CancellationToken.None));
-            }
+            // Hangfire's client is synchronous, one Redis transaction per job: a few at once hide the round trips.
+            Parallel.ForEach(claimed, new ParallelOptions { MaxDegreeOfParallelism = EnqueueParallelism, CancellationToken = ct },
+                userId => jobs.Enqueue<SendDigestJob>(job => job.RunAsync(userId, period, CancellationToken.None)));
             enqueued += claimed.Length;
             if (due < _options.BatchSize || last is not { } lastId)
             {
