@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Brings up the service's dependencies (PostgreSQL and Redis) on loopback and leaves them running.
+# Brings up the service's dependencies (PostgreSQL, Redis and a mail catcher for digest emails)
+# on loopback and leaves them running.
 #
-# With a working Docker engine it uses docker-compose.yml; without one it installs Debian's
-# `postgresql` and `redis-server` if they are missing and starts private instances whose data
-# lives in .data/ (ignored by git). Safe to run any number of times: running instances are
-# reused and existing data is kept.
+# With a working Docker engine it uses docker-compose.yml (Mailpit catches mail); without one it
+# installs Debian's `postgresql` and `redis-server` if they are missing and starts private
+# instances whose data lives in .data/ (ignored by git), and maildev as the mail catcher
+# (scripts/maildev.sh). Safe to run any number of times: running instances are reused and
+# existing data is kept. FEED_NO_MAIL=1 skips the mail catcher.
 #
 # Ports (the same in both modes, so one connection string fits both):
 #   PostgreSQL 127.0.0.1:${FEED_PG_PORT:-55432}   user feed / password feed / database feed
 #   Redis      127.0.0.1:${FEED_REDIS_PORT:-56379}
+#   Mail       SMTP 127.0.0.1:1025, web UI http://127.0.0.1:8025
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +23,15 @@ log() { printf '[deps] %s\n' "$*" >&2; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Replaces the current (sub)shell with a command that has only stdin, stdout and stderr: a daemon
+# must not inherit the caller's other descriptors (a build lock taken with flock would otherwise
+# stay held for the daemon's lifetime). Call it inside ( ... ).
+exec_without_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do fd="${fd##*/}"; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+  exec "$@"
 }
 
 use_docker() {
@@ -40,8 +52,12 @@ wait_for() { # description, command...
 }
 
 if use_docker; then
-  log "Docker engine found: starting postgres and redis with docker compose"
-  (cd "$ROOT" && docker compose up -d --wait postgres redis)
+  log "Docker engine found: starting postgres, redis and mailpit with docker compose"
+  if [ "${FEED_NO_MAIL:-}" = "1" ]; then
+    (cd "$ROOT" && docker compose up -d --wait postgres redis)
+  else
+    (cd "$ROOT" && docker compose up -d --wait postgres redis mailpit)
+  fi
   exit 0
 fi
 
@@ -91,7 +107,7 @@ zset-max-listpack-entries 1024
 zset-max-listpack-value 64
 EOF
   log "starting redis on 127.0.0.1:$REDIS_PORT (data in $REDIS_DIR)"
-  redis-server "$REDIS_DIR/redis.conf"
+  (exec_without_inherited_fds redis-server "$REDIS_DIR/redis.conf")
   wait_for redis sh -c "redis-cli -h 127.0.0.1 -p $REDIS_PORT ping | grep -q PONG"
 fi
 
@@ -136,7 +152,7 @@ synchronous_commit = on
 EOF
   fi
   log "starting postgres on 127.0.0.1:$PG_PORT"
-  "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_DIR/postgres.log" -w -t 60 start >/dev/null
+  (exec_without_inherited_fds "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_DIR/postgres.log" -w -t 60 start >/dev/null)
   wait_for postgres pg_ready
 fi
 
@@ -146,5 +162,10 @@ if [ "$(psql_admin -c "select 1 from pg_roles where rolname = 'feed'")" != "1" ]
 fi
 if [ "$(psql_admin -c "select 1 from pg_database where datname = 'feed'")" != "1" ]; then
   psql_admin -c "create database feed owner feed"
+fi
+
+# ---------------------------------------------------------------- mail catcher
+if [ "${FEED_NO_MAIL:-}" != "1" ]; then
+  bash "$ROOT/scripts/maildev.sh" 1025 8025
 fi
 log "ready: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT"

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test in Feed.sln against real PostgreSQL and Redis, which it starts first
-# (see scripts/deps.sh). Extra arguments go to `dotnet test`, e.g. --filter FanOut.
+# (see scripts/deps.sh), and a real SMTP server for the digest tests: maildev, whose REST API
+# lets the tests read what it received (see scripts/maildev.sh). Extra arguments go to
+# `dotnet test`, e.g. --filter FanOut.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-bash "$ROOT/scripts/deps.sh"
+FEED_NO_MAIL=1 bash "$ROOT/scripts/deps.sh"
+
+# The tests' own mail server, apart from the one a local run uses (ports 1025/8025).
+export FEED_TEST_SMTP_PORT="${FEED_TEST_SMTP_PORT:-51025}" FEED_TEST_MAILDEV_PORT="${FEED_TEST_MAILDEV_PORT:-51080}"
+bash "$ROOT/scripts/maildev.sh" "$FEED_TEST_SMTP_PORT" "$FEED_TEST_MAILDEV_PORT"
 
 # The dashboard's browser test drives Debian's Chromium (Playwright's own browser download is not used).
 if [ ! -x /usr/bin/chromium ]; then

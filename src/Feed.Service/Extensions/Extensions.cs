@@ -1,4 +1,5 @@
 using Feed.Auth;
+using Feed.Digests;
 using Feed.FanOut;
 using Feed.Feeds;
 using Feed.Follows;
@@ -45,6 +46,7 @@ public static class Extensions
         services.AddValidatedOptions<MaintenanceOptions>(config, MaintenanceOptions.Section);
         services.AddValidatedOptions<ProtectionOptions>(config, ProtectionOptions.Section);
         services.AddValidatedOptions<WebhookOptions>(config, WebhookOptions.Section);
+        services.AddValidatedOptions<DigestOptions>(config, DigestOptions.Section);
         services.AddSingleton(TimeProvider.System);
 
         // Postgres: one data source for raw SQL on hot paths, EF Core for the rest and for migrations.
@@ -156,6 +158,10 @@ public static class Extensions
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             })
             .RemoveAllLoggers();
+
+        services.AddSingleton<UnsubscribeTokens>();
+        services.AddSingleton<DigestComposer>();
+        services.AddSingleton<DigestMailer>();
     }
 
     /// <summary>
@@ -189,11 +195,13 @@ public static class Extensions
 
         app.MapAuthApi();
         app.MapUsersApi();
+        app.MapUserSettingsApi();
         app.MapFollowsApi();
         app.MapPostsApi();
         app.MapFeedsApi();
         app.MapPartnersApi();
         app.MapWebhooksApi();
+        app.MapDigestsApi();
     }
 
     /// <summary>Applies pending EF Core migrations (the <c>migrate</c> command).</summary>

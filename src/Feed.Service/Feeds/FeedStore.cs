@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
 using Feed.FanOut;
 using Feed.Infrastructure.Redis;
 using Microsoft.Extensions.Options;
@@ -13,6 +15,11 @@ namespace Feed.Feeds;
 /// <remarks>Inserts are idempotent and order-safe; a feed that does not exist is never created by a push.</remarks>
 public sealed class FeedStore(IConnectionMultiplexer redis, IOptions<FeedOptions> feedOptions, IOptions<FanOutOptions> fanOutOptions)
 {
+    /// <summary>Keys per SCAN round trip when walking every feed.</summary>
+    private const int ScanPageSize = 1000;
+
+    private const string KeyPattern = "feed:{*}";
+
     private readonly IDatabase _db = redis.GetDatabase();
     private readonly int _cap = feedOptions.Value.FeedCap;
     private readonly TimeSpan _ttl = fanOutOptions.Value.InactiveAfter;
@@ -74,4 +81,58 @@ public sealed class FeedStore(IConnectionMultiplexer redis, IOptions<FeedOptions
     }
 
     public Task<bool> ExistsAsync(long userId) => _db.KeyExistsAsync(Key(userId));
+
+    /// <summary>
+    /// The user id of every stored feed, from a SCAN of every primary (so it covers a Redis
+    /// Cluster). As SCAN promises, a feed created or deleted during the walk may be missed, and an
+    /// id may come twice.
+    /// </summary>
+    public async IAsyncEnumerable<long> ScanUserIdsAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        foreach (var server in redis.GetServers())
+        {
+            if (server.IsReplica || !server.IsConnected)
+            {
+                continue;
+            }
+            await foreach (var key in server.KeysAsync(_db.Database, KeyPattern, ScanPageSize).WithCancellation(ct))
+            {
+                var name = (string?)key;
+                if (name is { Length: > 7 } && name.EndsWith('}') &&
+                    long.TryParse(name.AsSpan(6, name.Length - 7), NumberStyles.None, CultureInfo.InvariantCulture, out var userId))
+                {
+                    yield return userId;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Trims many feeds to the current cap and caps their lifetime at the inactivity period,
+    /// pipelined. Inserts already trim; this repairs feeds after the cap or the period was lowered.
+    /// </summary>
+    /// <returns>How many post ids were removed.</returns>
+    public async Task<long> TrimAsync(IReadOnlyList<long> userIds)
+    {
+        var tasks = new Task<long>[userIds.Count];
+        for (var i = 0; i < userIds.Count; i++)
+        {
+            tasks[i] = CappedIdSet.TrimAsync(_db, Key(userIds[i]), _cap, _ttl);
+        }
+        var removed = await Task.WhenAll(tasks);
+        return removed.Where(r => r > 0).Sum();
+    }
+
+    /// <summary>Drops many feeds, pipelined (one key per command, so it works on a cluster); readers rebuild them.</summary>
+    /// <returns>How many feeds existed and were dropped.</returns>
+    public async Task<int> DeleteManyAsync(IReadOnlyList<long> userIds)
+    {
+        var tasks = new Task<bool>[userIds.Count];
+        for (var i = 0; i < userIds.Count; i++)
+        {
+            tasks[i] = _db.KeyDeleteAsync(Key(userIds[i]));
+        }
+        var deleted = await Task.WhenAll(tasks);
+        return deleted.Count(d => d);
+    }
 }

@@ -1,3 +1,5 @@
+using Feed.Digests;
+
 namespace Feed.Users;
 
 /// <summary>An account that posts and reads a home feed.</summary>
@@ -37,4 +39,19 @@ public sealed class User
     /// Fan-out skips followers whose last read is older than the inactivity period.
     /// </summary>
     public DateTimeOffset LastFeedReadAt { get; set; }
+
+    /// <summary>Where digest emails go. Optional; private (never part of the public profile).</summary>
+    public string? Email { get; set; }
+
+    /// <summary>
+    /// The user's IANA time zone (for example <c>Europe/Berlin</c>): digests arrive at the delivery
+    /// time on the user's local clock, whatever its offset or daylight-saving rules that day.
+    /// </summary>
+    public string TimeZone { get; set; } = "UTC";
+
+    /// <summary>Whether the user receives digest emails: opt-in, and cleared by the one-click unsubscribe link.</summary>
+    public bool DigestEnabled { get; set; }
+
+    /// <summary>Kept while digests are off, so opting in again restores the user's choice.</summary>
+    public DigestFrequency DigestFrequency { get; set; } = DigestFrequency.Daily;
 }

@@ -41,6 +41,11 @@ public static partial class UsersApi
         {
             errors["displayName"] = [$"displayName must be at most {MaxDisplayNameLength} characters without control characters."];
         }
+        var email = string.IsNullOrWhiteSpace(request.Email) ? null : request.Email.Trim();
+        if (email is not null && !UserSettings.IsValidEmail(email))
+        {
+            errors["email"] = [UserSettingsApi.EmailError];
+        }
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);
@@ -51,6 +56,7 @@ public static partial class UsersApi
             Handle = request.Handle!,
             HandleNormalized = request.Handle!.ToLowerInvariant(),
             DisplayName = displayName!,
+            Email = email,
         };
         db.Users.Add(user);
         try
@@ -113,7 +119,10 @@ public static partial class UsersApi
     private static partial Regex HandlePattern();
 }
 
-public sealed record CreateUserRequest(string? Handle, string? DisplayName);
+/// <param name="Handle">3–30 letters, digits and underscores; unique regardless of case.</param>
+/// <param name="DisplayName">Up to 50 characters; defaults to the handle.</param>
+/// <param name="Email">Optional; where digests go once enabled in the settings. Never shown to other users.</param>
+public sealed record CreateUserRequest(string? Handle, string? DisplayName, string? Email = null);
 
 public sealed record UserResponse(
     string Id, string Handle, string DisplayName, DateTimeOffset CreatedAt, int FollowerCount, int FollowingCount, bool IsCelebrity)

@@ -103,3 +103,6 @@ public sealed record FollowEventData(string FollowerId, string FolloweeId)
     public static FollowEventData From(long followerId, long followeeId) => new(
         followerId.ToString(CultureInfo.InvariantCulture), followeeId.ToString(CultureInfo.InvariantCulture));
 }
+
+/// <summary>The <c>data</c> of <c>digest.sent</c>: which user's digest for which period, with how many posts shown of how many new.</summary>
+public sealed record DigestSentEventData(string DigestId, string UserId, string Period, int PostCount, int TotalCount);

@@ -13,6 +13,8 @@ public sealed class OpenApiTests(FeedApp app)
     [InlineData("put", "/v1/users/me/following/{id}", true)]
     [InlineData("post", "/v1/users", false)]
     [InlineData("post", "/v1/auth/dev-token", false)]
+    [InlineData("patch", "/v1/users/me/settings", true)]
+    [InlineData("post", "/v1/digests/unsubscribe", false)]
     public async Task OpenApi_document_describes_the_endpoint_and_its_auth(string method, string path, bool needsToken)
     {
         var document = await app.CreateClient().GetFromJsonAsync<JsonElement>("/openapi/v1.json");

@@ -28,6 +28,15 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
     public const int MaxOpenOutbox = 5000;
     public const string DashboardUser = "operator";
     public const string DashboardPassword = "operator-password";
+    public const int DigestTopPosts = 4;
+    public const int DigestMaxPostsPerAuthor = 2;
+    public const string PublicBaseUrl = "http://feed.test";
+
+    /// <summary>Hangfire's "never" (February 31st): recurring jobs the tests run by hand.</summary>
+    public const string NeverCron = "0 0 31 2 *";
+
+    /// <summary>The SMTP port of the tests' maildev (started by scripts/test.sh).</summary>
+    public static readonly int SmtpPort = int.Parse(Environment.GetEnvironmentVariable("FEED_TEST_SMTP_PORT") ?? "51025");
 
     /// <summary>Four attempts within about two seconds: the production schedule, compressed.</summary>
     public const string WebhookSchedule = "0s, 300ms, 600ms, 900ms";
@@ -141,6 +150,17 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         ["Webhooks:RedeliverAfter"] = "00:00:03",
         ["Service:SchedulePollingInterval"] = "00:00:00.200",
         ["Logging:LogLevel:Default"] = "Warning",
+        ["Digests:Smtp:Host"] = "127.0.0.1",
+        ["Digests:Smtp:Port"] = SmtpPort.ToString(),
+        ["Digests:Smtp:Security"] = "None",
+        ["Digests:Smtp:Timeout"] = "00:00:10",
+        ["Digests:PublicBaseUrl"] = PublicBaseUrl,
+        ["Digests:TopPosts"] = DigestTopPosts.ToString(),
+        ["Digests:MaxPostsPerAuthor"] = DigestMaxPostsPerAuthor.ToString(),
+        ["Digests:ScheduleCron"] = NeverCron,
+        ["Maintenance:SweepOutboxCron"] = NeverCron,
+        ["Maintenance:TrimFeedsCron"] = NeverCron,
+        ["Maintenance:RetentionCron"] = NeverCron,
     };
 
     async Task IAsyncLifetime.DisposeAsync()

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using Feed.Digests;
 using Feed.Tests.Infrastructure;
 using Feed.Tests.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Feed.Tests.Security;
 
@@ -50,6 +52,7 @@ public sealed class AuthorizationMatrixTests(FeedApp app)
         var subscription = (await partner.SubscribeAsync(receiver.Url("matrix"), "digest.sent")).Subscription.Id;
         Assert.Equal(HttpStatusCode.Accepted, (await partner.Client.PostAsync($"/v1/webhooks/subscriptions/{subscription}/test", null)).StatusCode);
         var delivery = (await partner.WaitForDeliveriesAsync(subscription, "succeeded", 1))[0].Id;
+        var unsubscribe = $"/v1/digests/unsubscribe?token={app.Services.GetRequiredService<UnsubscribeTokens>().Issue(owner.Id)}";
         var failures = new List<string>();
         var partnerOnly = new Func<HttpStatusCode, HttpStatusCode[]>(ok => [Unauthorized, Unauthorized, Unauthorized, Unauthorized, ok, HttpStatusCode.NotFound]);
         var adminOnly = new Func<HttpStatusCode, HttpStatusCode[]>(ok =>
@@ -69,6 +72,11 @@ public sealed class AuthorizationMatrixTests(FeedApp app)
             (HttpMethod.Post, "/v1/posts", new { body = "matrix" }, [HttpStatusCode.Unauthorized, HttpStatusCode.Created, HttpStatusCode.Created, HttpStatusCode.Created, Unauthorized, Unauthorized]),
             (HttpMethod.Get, $"/v1/posts/{post.Id}", null, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, Unauthorized, Unauthorized]),
             (HttpMethod.Get, "/v1/feed", null, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, Unauthorized, Unauthorized]),
+            (HttpMethod.Get, "/v1/users/me/settings", null, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, Unauthorized, Unauthorized]),
+            (HttpMethod.Patch, "/v1/users/me/settings", new { timeZone = "Europe/Berlin" }, [HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, Unauthorized, Unauthorized]),
+            // The unsubscribe link's signed token is the credential, whoever presents it.
+            (HttpMethod.Get, unsubscribe, null, [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
+            (HttpMethod.Post, unsubscribe, null, [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK]),
             (HttpMethod.Get, "/hangfire", null, [HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.OK, Unauthorized, Unauthorized]),
             // Only the author deletes a post; admins moderate through other tools, not this endpoint.
             (HttpMethod.Delete, $"/v1/posts/{post.Id}", null, [HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden, HttpStatusCode.NoContent, HttpStatusCode.Forbidden, Unauthorized, Unauthorized]),

@@ -1,3 +1,4 @@
+using Feed.Digests;
 using Feed.FanOut;
 using Feed.Follows;
 using Feed.Outbox;
@@ -13,6 +14,17 @@ public sealed class FeedDbContext(DbContextOptions<FeedDbContext> options) : DbC
 {
     /// <summary>SQL that yields a new time-ordered id; the default of every id column.</summary>
     public const string NextIdSql = "feed_next_id()";
+
+    /// <summary>Milliseconds since the Unix epoch at which <c>feed_next_id()</c> counts from (2025-01-01 UTC).</summary>
+    private const long IdEpochMilliseconds = 1_735_689_600_000;
+
+    /// <summary>
+    /// The smallest id <c>feed_next_id()</c> can issue at or after <paramref name="at"/> (by the
+    /// database's clock): <c>id &gt;= FirstIdAt(t)</c> holds for every row created at or after t, so
+    /// a time range becomes an index range on the id.
+    /// </summary>
+    public static long FirstIdAt(DateTimeOffset at) =>
+        Math.Max(0, at.ToUnixTimeMilliseconds() - IdEpochMilliseconds) << 12;
 
     public DbSet<User> Users => Set<User>();
 
@@ -35,6 +47,7 @@ public sealed class FeedDbContext(DbContextOptions<FeedDbContext> options) : DbC
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
 
     public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
+    public DbSet<Digest> Digests => Set<Digest>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(FeedDbContext).Assembly);

@@ -37,6 +37,21 @@ internal static class CappedIdSet
 
         """ + AddTrimExpire;
 
+    // ARGV: cap, ttl seconds (0 = keep). Trims to the sentinel plus the newest cap ids and caps the
+    // lifetime at ttl (a key without one gets it). Returns the ids removed, or -1 if the key is missing.
+    private const string TrimScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+        local cap = tonumber(ARGV[1])
+        local removed = 0
+        if redis.call('ZCARD', KEYS[1]) > cap + 1 then removed = redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(cap + 1)) end
+        local ttl = tonumber(ARGV[2])
+        if ttl > 0 then
+            local current = redis.call('TTL', KEYS[1])
+            if current == -1 or current > ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+        end
+        return removed
+        """;
+
     /// <summary>Adds ids to the set if it exists (idempotent, order-safe), then trims it to <paramref name="cap"/>.</summary>
     /// <returns>False when the set does not exist (nothing written).</returns>
     public static async Task<bool> AddIfExistsAsync(IDatabaseAsync db, RedisKey key, int cap, TimeSpan? ttl, IReadOnlyCollection<long> ids)
@@ -51,6 +66,17 @@ internal static class CappedIdSet
     {
         var result = await db.ScriptEvaluateAsync(CreateIfMissingScript, [key], Args(cap, ttl, ids));
         return (long)result == 1;
+    }
+
+    /// <summary>
+    /// Trims an existing set to <paramref name="cap"/> ids (after a lowered cap, or a writer that did
+    /// not trim) and shortens its lifetime to at most <paramref name="ttl"/>.
+    /// </summary>
+    /// <returns>The ids removed; -1 when the set does not exist.</returns>
+    public static async Task<long> TrimAsync(IDatabaseAsync db, RedisKey key, int cap, TimeSpan? ttl)
+    {
+        var result = await db.ScriptEvaluateAsync(TrimScript, [key], Args(cap, ttl, []));
+        return (long)result;
     }
 
     /// <summary>Reads up to <paramref name="count"/> ids below <paramref name="before"/>, newest first.</summary>

@@ -28,6 +28,8 @@ public sealed class FeedMetrics
     private readonly Counter<long> _webhookDeadLetters;
     private readonly Counter<long> _webhookCircuitsOpened;
     private readonly Counter<long> _webhookEndpointsDisabled;
+    private readonly Counter<long> _digests;
+    private readonly Counter<long> _maintenanceRemoved;
 
     public FeedMetrics(IMeterFactory meters, FanOutBacklog backlog)
     {
@@ -43,6 +45,10 @@ public sealed class FeedMetrics
         _webhookDeadLetters = meter.CreateCounter<long>("feed.webhooks.dead_letters", "{delivery}", "Webhook deliveries dead-lettered (every attempt failed, or the endpoint was disabled).");
         _webhookCircuitsOpened = meter.CreateCounter<long>("feed.webhooks.circuits_opened", "{endpoint}", "Webhook endpoints whose circuit breaker opened.");
         _webhookEndpointsDisabled = meter.CreateCounter<long>("feed.webhooks.endpoints_disabled", "{endpoint}", "Webhook endpoints disabled, by reason (gone, failing).");
+        _digests = meter.CreateCounter<long>("feed.digests", "{digest}",
+            "Digest attempts by outcome: sent, nothing_new (skipped: nothing to tell), failed (will be retried unless it was the last attempt).");
+        _maintenanceRemoved = meter.CreateCounter<long>("feed.maintenance.removed", "{item}",
+            "Rows, feeds and feed entries removed by the maintenance crons, by job.");
         meter.CreateObservableGauge("feed.queue.depth", () => backlog.Current.QueueDepths
             .Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue", q.Key))),
             "{job}", "Jobs waiting per Hangfire queue.");
@@ -86,6 +92,13 @@ public sealed class FeedMetrics
     public void WebhookCircuitOpened() => _webhookCircuitsOpened.Add(1);
 
     public void WebhookEndpointDisabled(string reason) => _webhookEndpointsDisabled.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    public void DigestSent() => _digests.Add(1, new KeyValuePair<string, object?>("outcome", "sent"));
+
+    public void DigestNothingNew() => _digests.Add(1, new KeyValuePair<string, object?>("outcome", "nothing_new"));
+
+    public void DigestFailed() => _digests.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
+
+    public void MaintenanceRemoved(string job, long count) => _maintenanceRemoved.Add(count, new KeyValuePair<string, object?>("job", job));
 
     public void Rebuilt(string kind) => _rebuilds.Add(1, new KeyValuePair<string, object?>("kind", kind));
 }

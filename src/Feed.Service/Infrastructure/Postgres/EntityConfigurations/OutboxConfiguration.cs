@@ -20,6 +20,8 @@ internal sealed class OutboxConfiguration : IEntityTypeConfiguration<OutboxMessa
         // The relay scans only open rows, oldest due first.
         builder.HasIndex(m => m.NextAttemptAt).HasFilter("completed_at IS NULL").HasDatabaseName("ix_outbox_open_due");
         builder.HasIndex(m => m.PostId);
+        // The outbox sweeper deletes finished rows oldest first.
+        builder.HasIndex(m => m.CompletedAt).HasFilter("completed_at IS NOT NULL").HasDatabaseName("ix_outbox_completed_at");
         builder.ToTable(t => t.HasCheckConstraint(
             "ck_outbox_subject",
             "(kind IN (1, 2) AND post_id IS NOT NULL) OR (kind IN (3, 4) AND user_id IS NOT NULL AND target_user_id IS NOT NULL) OR (kind = 5 AND user_id IS NOT NULL)"));

@@ -1,3 +1,4 @@
+using Feed.Digests;
 using Feed.Users;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -21,5 +22,13 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
         builder.Property(u => u.FollowingCount).HasDefaultValue(0);
         builder.Property(u => u.IsCelebrity).HasDefaultValue(false);
         builder.Property(u => u.MergeTimeline).HasDefaultValue(false);
+        builder.Property(u => u.Email).HasMaxLength(UserSettings.MaxEmailLength);
+        builder.Property(u => u.TimeZone).HasMaxLength(UserSettings.MaxTimeZoneLength).HasDefaultValue("UTC");
+        builder.Property(u => u.DigestEnabled).HasDefaultValue(false);
+        builder.Property(u => u.DigestFrequency).HasConversion<short>().HasDefaultValue(DigestFrequency.Daily).HasSentinel((DigestFrequency)0);
+        // The digest scheduler walks opted-in users one time zone and frequency at a time, in id order.
+        builder.HasIndex(u => new { u.TimeZone, u.DigestFrequency, u.Id })
+            .HasFilter("digest_enabled AND email IS NOT NULL")
+            .HasDatabaseName("ix_users_digest_schedule");
     }
 }

@@ -22,6 +22,94 @@ namespace Feed.Infrastructure.Postgres.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Feed.Digests.Digest", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempts")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0)
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTimeOffset?>("CoveredFrom")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("covered_from");
+
+                    b.Property<DateTimeOffset?>("CoveredUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("covered_until");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("last_error");
+
+                    b.Property<Guid?>("LeaseToken")
+                        .HasColumnType("uuid")
+                        .HasColumnName("lease_token");
+
+                    b.Property<DateTimeOffset?>("LeaseUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lease_until");
+
+                    b.Property<string>("Period")
+                        .IsRequired()
+                        .HasMaxLength(10)
+                        .HasColumnType("character varying(10)")
+                        .HasColumnName("period");
+
+                    b.Property<int>("PostCount")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0)
+                        .HasColumnName("post_count");
+
+                    b.Property<DateTimeOffset?>("SentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sent_at");
+
+                    b.Property<short>("Status")
+                        .HasColumnType("smallint")
+                        .HasColumnName("status");
+
+                    b.Property<int>("TotalCount")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0)
+                        .HasColumnName("total_count");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_digests");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_digests_created_at");
+
+                    b.HasIndex("UserId", "Period")
+                        .IsUnique()
+                        .HasDatabaseName("ix_digests_user_id_period");
+
+                    b.ToTable("digests", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_digests_status", "status BETWEEN 1 AND 5");
+                        });
+                });
+
             modelBuilder.Entity("Feed.FanOut.FanOutBatchCompletion", b =>
                 {
                     b.Property<long>("OutboxId")
@@ -134,6 +222,10 @@ namespace Feed.Infrastructure.Postgres.Migrations
                     b.HasKey("Id")
                         .HasName("pk_outbox");
 
+                    b.HasIndex("CompletedAt")
+                        .HasDatabaseName("ix_outbox_completed_at")
+                        .HasFilter("completed_at IS NOT NULL");
+
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("ix_outbox_open_due")
                         .HasFilter("completed_at IS NULL");
@@ -242,11 +334,28 @@ namespace Feed.Infrastructure.Postgres.Migrations
                         .HasColumnName("created_at")
                         .HasDefaultValueSql("now()");
 
+                    b.Property<bool>("DigestEnabled")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("boolean")
+                        .HasDefaultValue(false)
+                        .HasColumnName("digest_enabled");
+
+                    b.Property<short>("DigestFrequency")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("smallint")
+                        .HasDefaultValue((short)1)
+                        .HasColumnName("digest_frequency");
+
                     b.Property<string>("DisplayName")
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)")
                         .HasColumnName("display_name");
+
+                    b.Property<string>("Email")
+                        .HasMaxLength(254)
+                        .HasColumnType("character varying(254)")
+                        .HasColumnName("email");
 
                     b.Property<int>("FollowerCount")
                         .ValueGeneratedOnAdd()
@@ -290,12 +399,24 @@ namespace Feed.Infrastructure.Postgres.Migrations
                         .HasDefaultValue(false)
                         .HasColumnName("merge_timeline");
 
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasDefaultValue("UTC")
+                        .HasColumnName("time_zone");
+
                     b.HasKey("Id")
                         .HasName("pk_users");
 
                     b.HasIndex("HandleNormalized")
                         .IsUnique()
                         .HasDatabaseName("ix_users_handle_normalized");
+
+                    b.HasIndex("TimeZone", "DigestFrequency", "Id")
+                        .HasDatabaseName("ix_users_digest_schedule")
+                        .HasFilter("digest_enabled AND email IS NOT NULL");
 
                     b.ToTable("users", (string)null);
                 });
@@ -613,6 +734,16 @@ namespace Feed.Infrastructure.Postgres.Migrations
                         .HasDatabaseName("ix_webhook_subscriptions_partner_id_id");
 
                     b.ToTable("webhook_subscriptions", (string)null);
+                });
+
+            modelBuilder.Entity("Feed.Digests.Digest", b =>
+                {
+                    b.HasOne("Feed.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_digests_users_user_id");
                 });
 
             modelBuilder.Entity("Feed.FanOut.FanOutBatchCompletion", b =>
