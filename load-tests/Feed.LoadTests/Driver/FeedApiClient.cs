@@ -7,54 +7,55 @@ using System.Text.Json;
 namespace Feed.LoadTests.Driver;
 
 /// <summary>
-/// The service's HTTP API, on one <see cref="HttpClient"/> whose <see cref="SocketsHttpHandler"/>
-/// caps the connections: requests beyond the cap wait for a free connection, and that wait is part
-/// of their measured latency.
+/// The service's HTTP API, on one <see cref="HttpClient"/> per target (API process) whose
+/// <see cref="SocketsHttpHandler"/> caps the connections: requests beyond the cap wait for a free
+/// connection, and that wait is part of their measured latency. With several targets, requests go
+/// round-robin, as behind a load balancer.
 /// </summary>
 public sealed class FeedApiClient : IDisposable
 {
     private static readonly JsonSerializerOptions Json = JsonSerializerOptions.Web;
-    private readonly HttpClient _http;
+    private readonly HttpClient[] _targets;
+    private int _next = -1;
 
-    public FeedApiClient(Uri baseUrl, int maxConnections, TimeSpan timeout)
+    /// <param name="maxConnections">Connections per target at most.</param>
+    public FeedApiClient(IReadOnlyList<Uri> targets, int maxConnections, TimeSpan timeout)
     {
-        var handler = new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = maxConnections,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            UseProxy = false,
-        };
-        _http = new HttpClient(handler) { BaseAddress = baseUrl, Timeout = timeout };
+        ArgumentOutOfRangeException.ThrowIfZero(targets.Count);
+        _targets = [.. targets.Select(url => new HttpClient(Handler(maxConnections)) { BaseAddress = url, Timeout = timeout })];
     }
+
+    /// <summary>The next target in turn.</summary>
+    private HttpClient Http => _targets[(int)((uint)Interlocked.Increment(ref _next) % (uint)_targets.Length)];
 
     /// <summary><c>GET /health/live</c>.</summary>
     public async Task CheckLiveAsync(CancellationToken ct)
     {
-        using var response = await _http.GetAsync("/health/live", ct);
+        using var response = await Http.GetAsync("/health/live", ct);
         EnsureSuccess(response, "GET /health/live");
     }
 
-    /// <summary>Fails with <paramref name="advice"/> when the service does not answer <c>/health/live</c>.</summary>
+    /// <summary>Fails with <paramref name="advice"/> when a target does not answer <c>/health/live</c>.</summary>
     public async Task EnsureReachableAsync(string advice, CancellationToken ct)
     {
-        try
+        foreach (var target in _targets)
         {
-            await CheckLiveAsync(ct);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or ApiException or TaskCanceledException && !ct.IsCancellationRequested)
-        {
-            throw new InvalidOperationException($"The service at {_http.BaseAddress} does not answer /health/live ({ErrorReasons.Describe(ex)}). {advice}", ex);
+            try
+            {
+                using var response = await target.GetAsync("/health/live", ct);
+                EnsureSuccess(response, "GET /health/live");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or ApiException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                throw new InvalidOperationException($"The service at {target.BaseAddress} does not answer /health/live ({ErrorReasons.Describe(ex)}). {advice}", ex);
+            }
         }
     }
 
     /// <summary><c>POST /v1/auth/dev-token</c>: a bearer token for a user (Development only).</summary>
     public async Task<string> CreateDevTokenAsync(long userId, CancellationToken ct)
     {
-        using var response = await _http.PostAsJsonAsync(
+        using var response = await Http.PostAsJsonAsync(
             "/v1/auth/dev-token", new { userId = userId.ToString(CultureInfo.InvariantCulture) }, Json, ct);
         EnsureSuccess(response, "POST /v1/auth/dev-token");
         var token = await response.Content.ReadFromJsonAsync<TokenResponse>(Json, ct);
@@ -65,7 +66,7 @@ public sealed class FeedApiClient : IDisposable
     public async Task<FeedPage> GetFeedAsync(string token, int limit, CancellationToken ct)
     {
         using var request = Authorized(HttpMethod.Get, string.Create(CultureInfo.InvariantCulture, $"/v1/feed?limit={limit}"), token);
-        using var response = await _http.SendAsync(request, ct);
+        using var response = await Http.SendAsync(request, ct);
         EnsureSuccess(response, "GET /v1/feed");
         return await response.Content.ReadFromJsonAsync<FeedPage>(Json, ct)
             ?? throw new InvalidDataException("The feed response is empty.");
@@ -78,7 +79,7 @@ public sealed class FeedApiClient : IDisposable
         using var request = Authorized(HttpMethod.Post, "/v1/posts", token);
         request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
         request.Content = JsonContent.Create(new { body }, options: Json);
-        using var response = await _http.SendAsync(request, ct);
+        using var response = await Http.SendAsync(request, ct);
         EnsureSuccess(response, "POST /v1/posts");
         var post = await response.Content.ReadFromJsonAsync<FeedItem>(Json, ct)
             ?? throw new InvalidDataException("The post response is empty.");
@@ -93,12 +94,29 @@ public sealed class FeedApiClient : IDisposable
     public Task UnfollowAsync(string token, long followeeId, CancellationToken ct) =>
         SendWithoutBodyAsync(HttpMethod.Delete, followeeId, token, ct);
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        foreach (var target in _targets)
+        {
+            target.Dispose();
+        }
+    }
+
+    private static SocketsHttpHandler Handler(int maxConnections) => new()
+    {
+        MaxConnectionsPerServer = maxConnections,
+        PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        UseProxy = false,
+    };
 
     private async Task SendWithoutBodyAsync(HttpMethod method, long followeeId, string token, CancellationToken ct)
     {
         using var request = Authorized(method, string.Create(CultureInfo.InvariantCulture, $"/v1/users/me/following/{followeeId}"), token);
-        using var response = await _http.SendAsync(request, ct);
+        using var response = await Http.SendAsync(request, ct);
         EnsureSuccess(response, $"{method} /v1/users/me/following/{{id}}");
     }
 

@@ -56,4 +56,4 @@ public sealed record LatencySummary(long Count, double P50, double P95, double P
 }
 
 /// <summary>Facts about the whole run, for the report's header.</summary>
-public sealed record RunInfo(DateTimeOffset StartedAt, string CommandLine, Uri ServiceUrl, string Population, string Machine);
+public sealed record RunInfo(DateTimeOffset StartedAt, string CommandLine, string ServiceUrl, string Population, string Machine);

@@ -10,10 +10,11 @@ namespace Feed.LoadTests.Scenarios;
 /// <summary>The <c>run</c> command: connects, runs the chosen scenarios one after another, writes and prints the results.</summary>
 public static class ScenarioSession
 {
-    public static async Task RunAsync(RunSettings settings, string commandLine, TextWriter console, CancellationToken ct)
+    /// <returns>The results, as written and printed.</returns>
+    public static async Task<IReadOnlyList<ScenarioResult>> RunAsync(RunSettings settings, string commandLine, TextWriter console, CancellationToken ct)
     {
         var startedAt = DateTimeOffset.UtcNow;
-        using var api = new FeedApiClient(settings.Endpoints.ServiceUrl, settings.Connections, settings.Timeout);
+        using var api = new FeedApiClient(settings.Endpoints.ServiceUrls, settings.Connections, settings.Timeout);
         await api.EnsureReachableAsync("Start it with scripts/run.sh (Development, so dev tokens work).", ct);
         await using var postgres = NpgsqlDataSource.Create(settings.Endpoints.Postgres);
         await using var redis = await ConnectionMultiplexer.ConnectAsync(settings.Endpoints.Redis);
@@ -51,7 +52,7 @@ public static class ScenarioSession
             results.Add(Result(scenario, statistics, findings, leftOver));
         }
 
-        var info = new RunInfo(startedAt, commandLine, settings.Endpoints.ServiceUrl, population.Describe(),
+        var info = new RunInfo(startedAt, commandLine, settings.Endpoints.Describe(), population.Describe(),
             $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
         var folder = await ResultsWriter.WriteAsync(settings.ResultsDirectory, info, results, ct);
         console.WriteLine();
@@ -66,6 +67,7 @@ public static class ScenarioSession
         }
         console.WriteLine();
         console.WriteLine($"Results written to {folder}");
+        return results;
     }
 
     private static ScenarioResult Result(Scenario scenario, RunStatistics statistics, ScenarioFindings findings, string? leftOver)

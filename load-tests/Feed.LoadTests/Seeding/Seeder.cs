@@ -21,7 +21,7 @@ public static class Seeder
             throw new InvalidOperationException("--celebrities must be at most half of --users.");
         }
 
-        using var api = new FeedApiClient(settings.Endpoints.ServiceUrl, settings.WarmConcurrency, TimeSpan.FromSeconds(60));
+        using var api = new FeedApiClient(settings.Endpoints.ServiceUrls, settings.WarmConcurrency, TimeSpan.FromSeconds(60));
         if (settings.Warm > 0)
         {
             await api.EnsureReachableAsync("Warming reads feeds through the service: start it (scripts/run.sh) or pass --warm 0.", ct);
@@ -50,7 +50,7 @@ public static class Seeder
             var warm = userIds.ToArray();
             new Random(settings.RandomSeed).Shuffle(warm);
             var count = (int)Math.Round(warm.Length * settings.Warm);
-            console.WriteLine($"Warming {Format.Count(count)} feeds ({settings.Warm:P0} of users) through {settings.Endpoints.ServiceUrl}");
+            console.WriteLine($"Warming {Format.Count(count)} feeds ({settings.Warm:P0} of users) through {settings.Endpoints.Describe()}");
             await new FeedWarmer(api, console).WarmAsync(warm[..count], settings.WarmConcurrency, ct);
         }
         else

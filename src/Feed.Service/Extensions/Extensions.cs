@@ -83,6 +83,8 @@ public static class Extensions
                 FetchTimeout = TimeSpan.FromSeconds(2),
                 // Hangfire ignores the multiplexer's default database unless told.
                 Db = ConfigurationOptions.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration).DefaultDatabase ?? 0,
+                // Jobs fetched by a worker that died are handed out again after this (default 30 min).
+                InvisibilityTimeout = sp.GetRequiredService<IOptions<WorkerOptions>>().Value.InvisibilityTimeout,
             }));
 
         var worker = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();

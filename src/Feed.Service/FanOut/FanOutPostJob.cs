@@ -36,6 +36,9 @@ public sealed class FanOutPostJob(
         SELECT delivery FROM posts WHERE id = $1 AND delivery <> 0
         """;
 
+    // A fresh statement, so a fresh snapshot: sees a decision committed while DecideSql waited for the row.
+    private const string DecidedSql = "SELECT delivery FROM posts WHERE id = $1";
+
     [Queue(JobQueues.FanOut)]
     [DisplayName("Fan out post {0}")]
     [AutomaticRetry(Attempts = 10)]
@@ -57,9 +60,7 @@ public sealed class FanOutPostJob(
             await timelines.AddAsync(authorId, [postId]);
         }
 
-        await using var decide = postgres.CreateCommand(DecideSql);
-        decide.Parameters.Add(new NpgsqlParameter<long> { TypedValue = postId });
-        var delivery = (PostDelivery)(short)(await decide.ExecuteScalarAsync(ct))!;
+        var delivery = await DecideAsync(postId, ct);
         if (delivery != PostDelivery.Pushed)
         {
             // Merged at read time from the author's timeline: nothing to push or remove.
@@ -67,5 +68,20 @@ public sealed class FanOutPostJob(
             return;
         }
         await planner.PlanAsync(outboxId, authorId, postId, ct);
+    }
+
+    private async Task<PostDelivery> DecideAsync(long postId, CancellationToken ct)
+    {
+        await using var decide = postgres.CreateCommand(DecideSql);
+        decide.Parameters.Add(new NpgsqlParameter<long> { TypedValue = postId });
+        if (await decide.ExecuteScalarAsync(ct) is short decided)
+        {
+            return (PostDelivery)decided;
+        }
+        // Another run of this job decided while this one waited for the post row: the update then
+        // skips the row, and the statement's snapshot, older than that decision, does not show it.
+        await using var decidedMeanwhile = postgres.CreateCommand(DecidedSql);
+        decidedMeanwhile.Parameters.Add(new NpgsqlParameter<long> { TypedValue = postId });
+        return (PostDelivery)(short)(await decidedMeanwhile.ExecuteScalarAsync(ct))!;
     }
 }

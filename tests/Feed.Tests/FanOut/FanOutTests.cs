@@ -104,6 +104,101 @@ public sealed class FanOutTests(FeedApp app)
     }
 
     [Fact]
+    public async Task Same_batch_run_twice_at_once_adds_each_post_once()
+    {
+        var author = await app.CreateUserAsync("author");
+        var fans = await app.CreateFansAsync(author, FeedApp.BatchSize);
+        var (postId, outboxId) = await UnpublishedPostAsync(author);
+        // Planned as FanOutPostJob would: generation 1, one batch covering every follower.
+        await app.ExecuteAsync("UPDATE posts SET delivery = 1 WHERE id = $1", postId);
+        await app.ExecuteAsync("UPDATE outbox SET generation = 1, batches_total = 1 WHERE id = $1", outboxId);
+
+        // Two workers got the same batch (a relay duplicate, or Hangfire's invisibility timeout ran out).
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            using var scope = app.Services.CreateScope();
+            var batch = ActivatorUtilities.CreateInstance<FanOutBatchJob>(scope.ServiceProvider);
+            await batch.RunAsync(postId, outboxId, 1, 0, 0, long.MaxValue, CancellationToken.None);
+        })));
+
+        foreach (var fan in fans)
+        {
+            Assert.Equal(new[] { postId }, await Feeds.GetAllAsync(fan.Id));
+            Assert.Single(await fan.WholeFeedAsync(), p => p.Id == postId.ToString());
+        }
+        Assert.Equal(1L, await app.ScalarAsync<long>("SELECT count(*) FROM fan_out_batches WHERE outbox_id = $1", outboxId));
+        Assert.True(await app.ScalarAsync<bool>("SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1", outboxId));
+    }
+
+    [Fact]
+    public async Task Same_post_fanned_out_twice_at_once_reaches_each_follower_once()
+    {
+        var author = await app.CreateUserAsync("author");
+        var fans = await app.CreateFansAsync(author, FeedApp.BatchSize * 2 + 2);
+        var (postId, outboxId) = await UnpublishedPostAsync(author);
+
+        // Two runs of the job start together, and both wait for the post row while a third run's
+        // decision (pushed) is being committed: the worst interleaving of the once-only decision.
+        var decision = await app.Postgres.OpenConnectionAsync();
+        var tx = await decision.BeginTransactionAsync();
+        await using (var decide = new Npgsql.NpgsqlCommand("UPDATE posts SET delivery = 1 WHERE id = $1 AND delivery = 0", decision, tx))
+        {
+            decide.Parameters.Add(new Npgsql.NpgsqlParameter { Value = postId });
+            await decide.ExecuteNonQueryAsync();
+        }
+        var runs = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            using var scope = app.Services.CreateScope();
+            var job = ActivatorUtilities.CreateInstance<FanOutPostJob>(scope.ServiceProvider);
+            await job.RunAsync(postId, outboxId, CancellationToken.None);
+        })).ToList();
+        await WaitForLockWaitersAsync(2);
+        await tx.CommitAsync();
+        await decision.DisposeAsync();
+        await Task.WhenAll(runs);
+        await app.DrainAsync();
+
+        foreach (var fan in fans)
+        {
+            Assert.Equal(new[] { postId }, await Feeds.GetAllAsync(fan.Id));
+            Assert.Single(await fan.WholeFeedAsync(), p => p.Id == postId.ToString());
+        }
+        // Each run planned its own generation; the row completed when every batch of the newest one had run.
+        Assert.Equal(2, await app.ScalarAsync<int>("SELECT generation FROM outbox WHERE id = $1", outboxId));
+        Assert.Equal(
+            await app.ScalarAsync<int>("SELECT batches_total FROM outbox WHERE id = $1", outboxId),
+            (int)await app.ScalarAsync<long>("SELECT count(*) FROM fan_out_batches WHERE outbox_id = $1 AND generation = 2", outboxId));
+        Assert.Equal(3, await app.ScalarAsync<int>("SELECT batches_total FROM outbox WHERE id = $1", outboxId));
+    }
+
+    /// <summary>
+    /// A post committed with its outbox row whose fan-out has not been enqueued, and will not be by
+    /// the relay for an hour: the test runs the jobs itself.
+    /// </summary>
+    private async Task<(long PostId, long OutboxId)> UnpublishedPostAsync(TestUser author)
+    {
+        var postId = await app.ScalarAsync<long>("INSERT INTO posts (author_id, body) VALUES ($1, 'twice') RETURNING id", author.Id);
+        var outboxId = await app.ScalarAsync<long>(
+            "INSERT INTO outbox (kind, post_id, next_attempt_at) VALUES (1, $1, now() + interval '1 hour') RETURNING id", postId);
+        return (postId, outboxId);
+    }
+
+    /// <summary>Waits until <paramref name="count"/> statements of this database wait for a row lock.</summary>
+    private async Task WaitForLockWaitersAsync(int count)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            if (await app.ScalarAsync<long>(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") >= count)
+            {
+                return;
+            }
+            await Task.Delay(25);
+        }
+        Assert.Fail($"{count} runs never waited for the post row.");
+    }
+
+    [Fact]
     public async Task Post_with_a_lower_id_that_arrives_late_lands_in_order()
     {
         var author = await app.CreateUserAsync("author");

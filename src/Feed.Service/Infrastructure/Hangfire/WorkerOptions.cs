@@ -26,6 +26,15 @@ public sealed class WorkerOptions : IValidatableObject
     /// <summary>How long a stopping worker lets running jobs finish before cancelling them (they are then re-queued).</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(25);
 
+    /// <summary>
+    /// How long a job fetched by a worker may stay unfinished before Hangfire gives it to another
+    /// worker: the recovery time for jobs of a killed worker process (SIGKILL, OOM, lost machine).
+    /// Hangfire.Redis's own default is 30 minutes. A job still running when this passes is run a
+    /// second time concurrently, which every job here tolerates (they are idempotent), so keep it
+    /// above the longest normal job run, not far above. Storage-wide: every process should use the same value.
+    /// </summary>
+    public TimeSpan InvisibilityTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How often each Hangfire server reports itself alive (and re-registers after a lost Redis).</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -82,6 +91,10 @@ public sealed class WorkerOptions : IValidatableObject
         if (SchedulePollingInterval < TimeSpan.FromMilliseconds(100))
         {
             yield return new ValidationResult("Service:SchedulePollingInterval must be at least 100 ms.");
+        }
+        if (InvisibilityTimeout < TimeSpan.FromSeconds(1))
+        {
+            yield return new ValidationResult($"Service:InvisibilityTimeout must be at least one second, not {InvisibilityTimeout}.");
         }
         if (ShutdownTimeout < TimeSpan.Zero)
         {
