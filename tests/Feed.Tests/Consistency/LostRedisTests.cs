@@ -8,7 +8,7 @@ namespace Feed.Tests.Consistency;
 
 /// <summary>Redis holds only derived state: losing it costs latency, never a post, a follow or a fan-out.</summary>
 [Collection(AppCollection.Name)]
-public sealed class LostRedisTests(FeedApp app)
+public sealed class LostRedisTests(FeedApp app, Xunit.Abstractions.ITestOutputHelper output)
 {
     private FeedStore Feeds => app.Services.GetRequiredService<FeedStore>();
 
@@ -37,8 +37,10 @@ public sealed class LostRedisTests(FeedApp app)
         await newFan.FollowAsync(author);
         var written = await Task.WhenAll(burst);
         await app.FlushRedisAsync();
+        var flushed = System.Diagnostics.Stopwatch.StartNew();
         var after = await author.PostAsync("after the flush");
         await app.DrainAsync(TimeSpan.FromSeconds(60));
+        output.WriteLine($"all fan-out work done {flushed.Elapsed.TotalSeconds:F1} s after the flush");
 
         var expected = written.Append(after).Concat(before).OrderByDescending(p => long.Parse(p.Id)).Select(p => p.Id).ToList();
         foreach (var fan in fans)
@@ -52,10 +54,14 @@ public sealed class LostRedisTests(FeedApp app)
     }
 
     [Fact]
-    public async Task Restarted_redis_loses_no_post_and_reads_fail_fast_while_it_is_down()
+    public async Task Restarted_redis_loses_no_post_or_webhook_and_reads_fail_fast_while_it_is_down()
     {
         var author = await app.CreateUserAsync("author");
         var fans = await app.CreateFansAsync(author, 2);
+        await using var receiver = await Webhooks.WebhookReceiver.StartAsync();
+        receiver.Add("restart");
+        var partner = await app.CreatePartnerAsync();
+        var subscription = (await Webhooks.WebhookTestKit.SubscribeAsync(partner, receiver.Url("restart"), "post.created")).Subscription.Id;
         var first = await author.PostAsync("before the restart");
         await app.DrainAsync();
 
@@ -69,12 +75,18 @@ public sealed class LostRedisTests(FeedApp app)
             Assert.True(read.Headers.Contains("Retry-After"));
 
             await StartRedisAsync();
+            var restarted = System.Diagnostics.Stopwatch.StartNew();
             await app.DrainAsync(TimeSpan.FromSeconds(60));
+            var fanOutDone = restarted.Elapsed;
+            await Webhooks.WebhookTestKit.WaitForDeliveriesAsync(partner, subscription, "succeeded", 2, TimeSpan.FromSeconds(60));
+            output.WriteLine($"after the restart: fan-out done in {fanOutDone.TotalSeconds:F1} s, webhooks delivered in {restarted.Elapsed.TotalSeconds:F1} s");
 
             foreach (var fan in fans)
             {
                 Assert.Equal(new[] { during.Id, first.Id }, (await fan.WholeFeedAsync()).Select(p => p.Id));
             }
+            var delivered = receiver.Get("restart").Requests.Select(r => r.Json.GetProperty("data").GetProperty("id").GetString()).Distinct().Order();
+            Assert.Equal(new[] { first.Id, during.Id }.Order(), delivered);
         }
         finally
         {
