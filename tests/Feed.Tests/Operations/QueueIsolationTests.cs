@@ -45,6 +45,9 @@ public sealed class QueueIsolationTests(FeedApp app)
         }
         finally
         {
+            // Nothing of the backlog may outlive the test: a slow job still running (or re-queued by
+            // Hangfire's fetched-jobs watcher) would hold the webhook and digest workers of later tests.
+            SlowBulkJobs.ReleaseAll();
             await app.RedisDb.KeyDeleteAsync(["{hangfire}:queue:digests", "{hangfire}:queue:webhooks"]);
         }
     }
@@ -54,15 +57,19 @@ public sealed class QueueIsolationTests(FeedApp app)
 public sealed class SlowBulkJobs
 {
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(5);
+    private static readonly TaskCompletionSource Released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static int _finished;
 
     public static int Finished => Volatile.Read(ref _finished);
+
+    /// <summary>Ends every run, current and future, at once.</summary>
+    public static void ReleaseAll() => Released.TrySetResult();
 
     [Queue(JobQueues.Digests)]
     [DisplayName("Slow test digest {0}")]
     public async Task DigestAsync(int n)
     {
-        await Task.Delay(Duration);
+        await Task.WhenAny(Released.Task, Task.Delay(Duration));
         Interlocked.Increment(ref _finished);
     }
 
@@ -70,7 +77,7 @@ public sealed class SlowBulkJobs
     [DisplayName("Slow test webhook {0}")]
     public async Task WebhookAsync(int n)
     {
-        await Task.Delay(Duration);
+        await Task.WhenAny(Released.Task, Task.Delay(Duration));
         Interlocked.Increment(ref _finished);
     }
 }
