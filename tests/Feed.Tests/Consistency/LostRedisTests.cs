@@ -91,6 +91,8 @@ public sealed class LostRedisTests(FeedApp app, Xunit.Abstractions.ITestOutputHe
         finally
         {
             await StartRedisAsync();
+            // Later tests' posts must not queue deliveries to this test's receiver, gone once it ends.
+            await partner.Client.DeleteAsync($"/v1/webhooks/subscriptions/{subscription}");
         }
     }
 
