@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Feed.Digests;
 using Feed.Tests.Infrastructure;
@@ -33,7 +32,7 @@ public sealed class AuthorizationMatrixTests(FeedApp app)
     {
         var owner = await app.CreateUserAsync("owner");
         var other = await app.CreateUserAsync("other");
-        var admin = await AdminAsync();
+        var admin = await app.CreateAdminClientAsync();
         var partner = await app.CreatePartnerAsync("owner");
         var otherPartner = await app.CreatePartnerAsync("other");
         var spare = await app.CreatePartnerAsync("spare");
@@ -123,15 +122,5 @@ public sealed class AuthorizationMatrixTests(FeedApp app)
         }
 
         Assert.True(failures.Count == 0, string.Join("\n", failures));
-    }
-
-    private async Task<HttpClient> AdminAsync()
-    {
-        var user = await app.CreateUserAsync("admin");
-        var token = await app.CreateClient().PostAsJsonAsync("/v1/auth/dev-token", new { userId = user.Id.ToString(), roles = new[] { "admin" } });
-        token.EnsureSuccessStatusCode();
-        var client = app.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await token.Content.ReadFromJsonAsync<TokenDto>())!.Token);
-        return client;
     }
 }
