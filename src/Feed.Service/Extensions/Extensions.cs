@@ -7,6 +7,7 @@ using Feed.Infrastructure.Auth;
 using Feed.Infrastructure.Hangfire;
 using Feed.Infrastructure.Health;
 using Feed.Infrastructure.Http;
+using Feed.Infrastructure.Logging;
 using Feed.Infrastructure.Postgres;
 using Feed.Infrastructure.Protection;
 using Feed.Infrastructure.Telemetry;
@@ -48,6 +49,8 @@ public static class Extensions
         services.AddValidatedOptions<WebhookOptions>(config, WebhookOptions.Section);
         services.AddValidatedOptions<DigestOptions>(config, DigestOptions.Section);
         services.AddSingleton(TimeProvider.System);
+        // Request URLs carry unsubscribe tokens: no log provider sees a query parameter's value.
+        services.AddQueryRedactingLogging();
 
         // Postgres: one data source for raw SQL on hot paths, EF Core for the rest and for migrations.
         var connectionString = config.GetConnectionString("Postgres")

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Feed.Infrastructure.Logging;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -30,7 +32,11 @@ internal static class TelemetryExtensions
                 .AddView(FeedMetrics.JobDurationName, new ExplicitBucketHistogramConfiguration { Boundaries = LatencyBuckets })
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing
-                .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/metrics"))
+                .AddAspNetCoreInstrumentation(o =>
+                {
+                    o.Filter = http => !http.Request.Path.StartsWithSegments("/metrics");
+                    o.EnrichWithHttpRequest = RedactQuery;
+                })
                 .AddHttpClientInstrumentation()
                 .AddNpgsql()
                 .AddRedisInstrumentation(redis => redis.FlushInterval = TimeSpan.FromSeconds(1))
@@ -38,6 +44,20 @@ internal static class TelemetryExtensions
         if (config["Telemetry:OtlpEndpoint"] is { Length: > 0 } endpoint)
         {
             telemetry.UseOtlpExporter(OpenTelemetry.Exporter.OtlpExportProtocol.Grpc, new Uri(endpoint));
+        }
+    }
+
+    /// <summary>
+    /// Sets a request span's <c>url.query</c> with every value redacted, as the logs have it
+    /// (unsubscribe tokens travel in the query). The instrumentation already redacts values, but
+    /// <c>OTEL_DOTNET_EXPERIMENTAL_ASPNETCORE_DISABLE_URL_QUERY_REDACTION</c> turns that off; this
+    /// runs after it sets its tags, whatever that setting says.
+    /// </summary>
+    private static void RedactQuery(Activity activity, HttpRequest request)
+    {
+        if (request.QueryString.HasValue)
+        {
+            activity.SetTag("url.query", QueryRedaction.Redact(request.QueryString.Value!));
         }
     }
 }
