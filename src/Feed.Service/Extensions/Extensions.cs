@@ -142,6 +142,7 @@ public static class Extensions
         services.AddSingleton<OutboxDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         services.AddSingleton<FanOutCompletion>();
+        services.AddSingleton<FanOutRangeWriter>();
         services.AddSingleton<FanOutPlanner>();
         services.AddSingleton<FeedStore>();
         services.AddSingleton<AuthorTimelineStore>();

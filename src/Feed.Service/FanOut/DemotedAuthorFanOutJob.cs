@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Feed.Infrastructure.Hangfire;
+using Feed.Outbox;
 using Hangfire;
 using Npgsql;
 
@@ -26,6 +27,6 @@ public sealed class DemotedAuthorFanOutJob(NpgsqlDataSource postgres, FanOutPlan
         {
             return;
         }
-        await planner.PlanAsync(outboxId, authorId, postId: null, ct);
+        await planner.PlanAsync(outboxId, OutboxKind.AuthorDemoted, authorId, postId: null, ct);
     }
 }

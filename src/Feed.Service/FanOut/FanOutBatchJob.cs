@@ -1,59 +1,18 @@
 using System.ComponentModel;
-using Feed.Feeds;
 using Feed.Infrastructure.Hangfire;
-using Feed.Infrastructure.Telemetry;
-using Feed.Outbox;
 using Hangfire;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Feed.FanOut;
 
 /// <summary>
-/// Does one keyset range of followers' share of an outbox row's fan-out, with all Redis writes
-/// pipelined: pushes a new post, removes a deleted one, or pushes a demoted celebrity's merged
-/// posts. Followers who have not read their feed within the inactivity period are skipped on
-/// push: their feeds have expired and are rebuilt from Postgres when they return.
+/// One keyset range of followers' share of an outbox row's fan-out (see <see cref="FanOutRangeWriter"/>),
+/// as its own Hangfire job: a large audience is served by every worker in parallel and a failure
+/// retries one batch. The batch that reports last completes the row.
 /// </summary>
-/// <remarks>Idempotent: inserting a post already in a feed changes nothing; removing one already gone neither.</remarks>
-public sealed class FanOutBatchJob(
-    NpgsqlDataSource postgres,
-    FeedStore feeds,
-    FanOutCompletion completion,
-    IOptions<FanOutOptions> fanOutOptions,
-    IOptions<FeedOptions> feedOptions,
-    FeedMetrics metrics,
-    TimeProvider clock)
+/// <remarks>Idempotent: the range writer's work is, and a batch reports once per generation.</remarks>
+public sealed class FanOutBatchJob(NpgsqlDataSource postgres, FanOutRangeWriter writer, FanOutCompletion completion)
 {
-    private const string ActiveFollowersSql = """
-        SELECT f.follower_id FROM follows f JOIN users u ON u.id = f.follower_id
-        WHERE f.followee_id = $1 AND f.follower_id > $2 AND f.follower_id <= $3 AND u.last_feed_read_at >= $4
-        """;
-
-    private const string AllFollowersSql = """
-        SELECT follower_id FROM follows WHERE followee_id = $1 AND follower_id > $2 AND follower_id <= $3
-        """;
-
-    // The posts readers merged while the author was a celebrity, and their most recent posts of any
-    // kind: a follower who unfollowed and followed again during the celebrity period had those
-    // cleaned out and not backfilled (celebrity follows are not backfilled).
-    private const string DemotedAuthorPostsSql = """
-        (SELECT id FROM posts WHERE author_id = $1 AND delivery = 2 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2)
-        UNION
-        (SELECT id FROM posts WHERE author_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT $3)
-        """;
-
-    /// <summary>
-    /// Skip a follower only once their feed has surely expired: the feed lives
-    /// <see cref="FanOutOptions.InactiveAfter"/> from its last renewal, and renewals lag recorded
-    /// activity by at most the refresh interval.
-    /// </summary>
-    private readonly TimeSpan _skipAfter =
-        fanOutOptions.Value.InactiveAfter + feedOptions.Value.ActivityRefreshInterval + TimeSpan.FromMinutes(1);
-
-    private readonly int _feedCap = feedOptions.Value.FeedCap;
-    private readonly int _backfillCount = fanOutOptions.Value.FollowBackfillCount;
-
     [Queue(JobQueues.FanOut)]
     [DisplayName("Fan out post {0}: batch {3} (followers {4}..{5}]")]
     [AutomaticRetry(Attempts = 10)]
@@ -75,47 +34,7 @@ public sealed class FanOutBatchJob(
         {
             return; // unknown or already completed by another generation
         }
-        var authorId = row.AuthorId;
-        var activeSince = clock.GetUtcNow() - _skipAfter;
-        switch (row.Kind)
-        {
-            case OutboxKind.PostCreated when !row.PostDeleted:
-                metrics.FeedInserts(await feeds.PushAsync(await QueryIdsAsync(ActiveFollowersSql, ct, authorId, after, last, activeSince), postId!.Value));
-                break;
-            case OutboxKind.PostDeleted:
-                await feeds.RemoveAsync(await QueryIdsAsync(AllFollowersSql, ct, authorId, after, last), postId!.Value);
-                break;
-            case OutboxKind.AuthorDemoted:
-                var posts = await QueryIdsAsync(DemotedAuthorPostsSql, ct, authorId, _feedCap, _backfillCount);
-                if (posts.Count > 0)
-                {
-                    var followers = await QueryIdsAsync(ActiveFollowersSql, ct, authorId, after, last, activeSince);
-                    await Task.WhenAll(followers.Select(f => feeds.AddAsync(f, posts)));
-                }
-                break;
-        }
+        await writer.ApplyAsync(row, postId, after, last, ct);
         await completion.CompleteBatchAsync(outboxId, generation, batchIndex, ct);
-    }
-
-    private async Task<List<long>> QueryIdsAsync(string sql, CancellationToken ct, params object[] args)
-    {
-        await using var cmd = postgres.CreateCommand(sql);
-        foreach (var arg in args)
-        {
-            cmd.Parameters.Add(arg switch
-            {
-                long l => new NpgsqlParameter<long> { TypedValue = l },
-                int i => new NpgsqlParameter<int> { TypedValue = i },
-                DateTimeOffset d => new NpgsqlParameter<DateTimeOffset> { TypedValue = d },
-                _ => throw new ArgumentException($"Unsupported parameter type {arg.GetType()}"),
-            });
-        }
-        var ids = new List<long>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            ids.Add(reader.GetInt64(0));
-        }
-        return ids;
     }
 }

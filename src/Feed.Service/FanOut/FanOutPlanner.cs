@@ -1,3 +1,4 @@
+using Feed.Outbox;
 using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -6,11 +7,14 @@ namespace Feed.FanOut;
 
 /// <summary>
 /// Splits an author's followers into keyset ranges of one batch each and enqueues a
-/// <see cref="FanOutBatchJob"/> per range, under a new generation of the outbox row.
+/// <see cref="FanOutBatchJob"/> per range, under a new generation of the outbox row. An audience
+/// that fits in one batch — nearly every author — is written right here instead: a second
+/// Hangfire hop would cost more than the batch itself (docs/performance.md).
 /// </summary>
 public sealed class FanOutPlanner(
     NpgsqlDataSource postgres,
     IBackgroundJobClient jobs,
+    FanOutRangeWriter writer,
     FanOutCompletion completion,
     IOptions<FanOutOptions> options,
     ILogger<FanOutPlanner> logger)
@@ -32,24 +36,34 @@ public sealed class FanOutPlanner(
     private readonly FanOutOptions _options = options.Value;
 
     /// <summary>
-    /// Plans and enqueues the batches for outbox row <paramref name="outboxId"/> over the followers of
-    /// <paramref name="authorId"/>; completes the row at once when there are none. <paramref name="postId"/>
-    /// is the post for post work, null for author work (a demotion).
+    /// Plans and enqueues the batches for outbox row <paramref name="outboxId"/> (of kind
+    /// <paramref name="kind"/>) over the followers of <paramref name="authorId"/>; completes the row at
+    /// once when there are none, and after writing the batch itself when there is one.
+    /// <paramref name="postId"/> is the post for post work, null for author work (a demotion).
     /// </summary>
-    public async Task PlanAsync(long outboxId, long authorId, long? postId, CancellationToken ct)
+    /// <remarks>
+    /// Completing a one-batch row directly, without a generation, is safe next to any other run of
+    /// the same row: this run has written to every follower its query saw, and a follower added
+    /// after that query is backfilled by the follow's own job.
+    /// </remarks>
+    internal async Task PlanAsync(long outboxId, OutboxKind kind, long authorId, long? postId, CancellationToken ct)
     {
         var ranges = await SplitFollowersAsync(authorId, ct);
+        if (ranges.Count <= 1)
+        {
+            if (ranges.Count == 1)
+            {
+                await writer.ApplyAsync(new FanOutRow(kind, authorId, PostDeleted: false), postId, ranges[0].After, ranges[0].Last, ct);
+            }
+            await completion.CompleteAsync(outboxId, ct);
+            return;
+        }
         await using var start = postgres.CreateCommand(StartGenerationSql);
         start.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
         start.Parameters.Add(new NpgsqlParameter<int> { TypedValue = ranges.Count });
         if (await start.ExecuteScalarAsync(ct) is not int generation)
         {
             return; // completed meanwhile by another run
-        }
-        if (ranges.Count == 0)
-        {
-            await completion.CompleteAsync(outboxId, ct);
-            return;
         }
         for (var i = 0; i < ranges.Count; i++)
         {

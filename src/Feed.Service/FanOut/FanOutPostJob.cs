@@ -11,8 +11,9 @@ namespace Feed.FanOut;
 /// <summary>
 /// First step of a post's fan-out (or of its removal after a delete): decides once how the post
 /// reaches readers — pushed, or merged at read time for a celebrity author — and for pushed posts
-/// has the <see cref="FanOutPlanner"/> enqueue one <see cref="FanOutBatchJob"/> per range of
-/// followers, so a large audience is served by every worker in parallel and a failure retries one batch.
+/// has the <see cref="FanOutPlanner"/> write one batch of followers itself, or enqueue one
+/// <see cref="FanOutBatchJob"/> per range of followers, so a large audience is served by every
+/// worker in parallel and a failure retries one batch.
 /// </summary>
 /// <remarks>
 /// Idempotent: a second run starts a new generation of batches; only the newest generation
@@ -67,7 +68,7 @@ public sealed class FanOutPostJob(
             await completion.CompleteAsync(outboxId, ct);
             return;
         }
-        await planner.PlanAsync(outboxId, authorId, postId, ct);
+        await planner.PlanAsync(outboxId, row.Kind, authorId, postId, ct);
     }
 
     private async Task<PostDelivery> DecideAsync(long postId, CancellationToken ct)

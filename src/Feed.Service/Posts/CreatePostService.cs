@@ -3,18 +3,19 @@ using Feed.Infrastructure.Postgres;
 using Feed.Outbox;
 using Feed.Webhooks;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Feed.Posts;
 
 /// <summary>
 /// Writes a post: the post row, its outbox row, its webhook deliveries and (with an idempotency key)
-/// the key's record commit in one transaction; fan-out and deliveries are enqueued after the commit
-/// and never awaited.
+/// the key's record, in one statement — one round trip and one commit; fan-out and deliveries are
+/// enqueued after the commit and never awaited.
 /// </summary>
 public sealed class CreatePostService(
+    NpgsqlDataSource postgres,
     FeedDbContext db,
     OutboxDispatcher dispatcher,
     AuthorTimelineStore timelines,
@@ -23,47 +24,80 @@ public sealed class CreatePostService(
     TimeProvider clock,
     ILogger<CreatePostService> logger)
 {
+    // $1 author, $2 body, $3 now, $4 outbox next attempt, $5 / $6 the webhook body around the id.
+    // The id is drawn first so that the key's record can name the post it claims.
+    private const string InsertSql = """
+        WITH i AS (SELECT feed_next_id() AS id),
+        p AS (
+            INSERT INTO posts (id, author_id, body, created_at) SELECT i.id, $1, $2, $3 FROM i {0}
+            RETURNING id),
+        o AS (
+            INSERT INTO outbox (kind, post_id, next_attempt_at) SELECT 1, p.id, $4 FROM p
+            RETURNING id),
+        {1}
+        SELECT p.id, o.id, ARRAY(SELECT id FROM d) FROM p, o
+        """;
+
+    // With an idempotency key ($7, request hash $8): the claim blocks behind a concurrent request with
+    // the same key until it commits; then it inserts nothing, and neither does anything after it.
+    private const string ClaimSql = """
+        , c AS (
+            INSERT INTO idempotency_keys (user_id, key, request_hash, post_id) SELECT $1, $7, $8, i.id FROM i
+            ON CONFLICT DO NOTHING
+            RETURNING 1)
+        """;
+
+    private static readonly string WithoutKey = string.Format(
+        System.Globalization.CultureInfo.InvariantCulture, InsertSql, "", Publish());
+
+    private static readonly string WithKey = string.Format(
+        System.Globalization.CultureInfo.InvariantCulture, InsertSql.Replace("WITH i AS (SELECT feed_next_id() AS id),", "WITH i AS (SELECT feed_next_id() AS id)" + ClaimSql + ",", StringComparison.Ordinal),
+        "WHERE EXISTS (SELECT 1 FROM c)", Publish());
+
     public async Task<CreatePostResult> CreateAsync(long authorId, string body, string? idempotencyKey, string requestHash, CancellationToken ct)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var now = clock.GetUtcNow();
+        // Postgres keeps microseconds: the response shows what a later read will.
+        var createdAt = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % 10), TimeSpan.Zero);
+        var (before, after) = WebhookPublisher.BodyAround(
+            WebhookEventTypes.PostCreated, id => new PostEventData(id, authorId.ToString(System.Globalization.CultureInfo.InvariantCulture), body, createdAt), now);
+
+        await using var cmd = postgres.CreateCommand(idempotencyKey is null ? WithoutKey : WithKey);
+        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = authorId });
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = body });
+        cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = createdAt });
+        cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now + outboxOptions.Value.RedeliverAfter });
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = before, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = after, NpgsqlDbType = NpgsqlDbType.Text });
         if (idempotencyKey is not null)
         {
-            // Blocks behind a concurrent request with the same key until it commits, then finds its result.
-            var claimed = await db.Database.ExecuteSqlAsync(
-                $"INSERT INTO idempotency_keys (user_id, key, request_hash, post_id) VALUES ({authorId}, {idempotencyKey}, {requestHash}, 0) ON CONFLICT DO NOTHING",
-                ct);
-            if (claimed == 0)
+            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = idempotencyKey });
+            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = requestHash });
+        }
+
+        Post? post = null;
+        long outboxId = 0;
+        long[] deliveries = [];
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (await reader.ReadAsync(ct))
             {
-                await tx.RollbackAsync(ct);
-                return await ReplayAsync(authorId, idempotencyKey, requestHash, ct);
+                post = new Post { Id = reader.GetInt64(0), AuthorId = authorId, Body = body, CreatedAt = createdAt };
+                outboxId = reader.GetInt64(1);
+                deliveries = reader.GetFieldValue<long[]>(2);
             }
         }
-
-        var post = new Post { AuthorId = authorId, Body = body };
-        db.Posts.Add(post);
-        await db.SaveChangesAsync(ct);
-        var outbox = new OutboxMessage
+        if (post is null)
         {
-            Kind = OutboxKind.PostCreated,
-            PostId = post.Id,
-            NextAttemptAt = clock.GetUtcNow() + outboxOptions.Value.RedeliverAfter,
-        };
-        db.Outbox.Add(outbox);
-        await db.SaveChangesAsync(ct);
-        if (idempotencyKey is not null)
-        {
-            await db.Database.ExecuteSqlAsync(
-                $"UPDATE idempotency_keys SET post_id = {post.Id} WHERE user_id = {authorId} AND key = {idempotencyKey}", ct);
+            return await ReplayAsync(authorId, idempotencyKey!, requestHash, ct);
         }
-        var deliveries = await WebhookPublisher.PublishAsync(
-            (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(),
-            WebhookEventTypes.PostCreated, PostEventData.From(post), clock.GetUtcNow(), ct);
-        await tx.CommitAsync(ct);
 
-        dispatcher.EnqueueDeliveriesSoon(deliveries);
-        await AfterCommitAsync(post, outbox.Id);
+        dispatcher.EnqueueDeliveriesSoon([.. deliveries]);
+        await AfterCommitAsync(post, outboxId);
         return new CreatePostResult(post, Replayed: false, KeyReusedWithOtherBody: false);
     }
+
+    private static string Publish() => WebhookPublisher.InlinePublishCtes("'" + WebhookEventTypes.PostCreated + "'", "$5", "$6", "$3");
 
     /// <summary>
     /// Best effort: the fan-out hand-over, the author's timeline and the post cache (so the author

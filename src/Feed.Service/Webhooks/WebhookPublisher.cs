@@ -63,6 +63,41 @@ public static class WebhookPublisher
         NpgsqlConnection connection, long subscriptionId, string type, object data, DateTimeOffset now, CancellationToken ct) =>
         RunAsync(connection, null, PublishToOneSql, type, data, now, subscriptionId, ct);
 
+    /// <summary>
+    /// The CTEs that publish an event from inside a larger statement, for a write that must stay one
+    /// round trip (a new post). The statement needs a CTE <c>p</c> with the new row's <c>id</c>, and
+    /// parameters for the type, the body's two halves around that id (<see cref="BodyAround"/>) and the
+    /// time; the fragment adds CTEs <c>subs</c>, <c>ev</c> and <c>d</c>, whose <c>id</c>s are the new
+    /// deliveries. The same rows as <see cref="PublishAsync"/>: nothing without a subscriber.
+    /// </summary>
+    public static string InlinePublishCtes(string type, string before, string after, string now) => $"""
+        subs AS (
+            SELECT id FROM webhook_subscriptions WHERE enabled AND event_types @> ARRAY[{type}::text]),
+        ev AS (
+            INSERT INTO webhook_events (type, payload, created_at)
+            SELECT {type}, {before} || p.id || {after}, {now} FROM p WHERE EXISTS (SELECT 1 FROM subs)
+            RETURNING id),
+        d AS (
+            INSERT INTO webhook_deliveries (event_id, subscription_id, next_attempt_at)
+            SELECT ev.id, subs.id, {now} FROM ev CROSS JOIN subs
+            RETURNING id)
+        """;
+
+    /// <summary>
+    /// An event body whose data starts with an <c>id</c> not known yet: the text before the id's value
+    /// and the text after it, so that <c>before + id + after</c> is exactly <see cref="Body"/> with
+    /// that id. <paramref name="data"/> builds the data from the id, which must be its first property.
+    /// </summary>
+    public static (string Before, string After) BodyAround(string type, Func<string, object> data, DateTimeOffset now)
+    {
+        // Only the type and the timestamp come before the data, and neither can hold the marker.
+        const string Marker = "\u0001id\u0001";
+        var body = Body(type, data(Marker), now);
+        var marker = JsonSerializer.Serialize(Marker, Json)[1..^1];
+        var at = body.IndexOf(marker, StringComparison.Ordinal);
+        return (body[..at], body[(at + marker.Length)..]);
+    }
+
     /// <summary>The body every endpoint receives: <c>{"type","timestamp","data"}</c>.</summary>
     public static string Body(string type, object data, DateTimeOffset now) =>
         JsonSerializer.Serialize(new EventBody(type, now.ToUniversalTime(), data), Json);

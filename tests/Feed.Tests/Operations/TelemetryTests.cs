@@ -13,7 +13,8 @@ public sealed partial class TelemetryTests(FeedApp app)
     public async Task Metrics_endpoint_shows_the_fan_out_lag_histogram_after_a_post()
     {
         var author = await app.CreateUserAsync("metered");
-        await app.CreateFansAsync(author, 2);
+        // One more than a batch: the post job plans two batch jobs (a one-batch audience is written inline).
+        await app.CreateFansAsync(author, FeedApp.BatchSize + 1);
         await author.PostAsync("measure me");
         await app.DrainAsync();
         await author.FeedPageAsync();
@@ -22,7 +23,7 @@ public sealed partial class TelemetryTests(FeedApp app)
 
         Assert.True(Value(metrics, "feed_fanout_lag_seconds_count") > 0, "the fan-out lag histogram is empty");
         Assert.Contains("feed_fanout_lag_seconds_bucket{", metrics);
-        Assert.True(Value(metrics, "feed_fanout_inserts_total") >= 2);
+        Assert.True(Value(metrics, "feed_fanout_inserts_total") >= FeedApp.BatchSize + 1);
         Assert.Contains("feed_queue_depth{", metrics);
         Assert.Contains("feed_outbox_backlog", metrics);
         Assert.Matches(JobsMetric(), metrics);
@@ -34,7 +35,8 @@ public sealed partial class TelemetryTests(FeedApp app)
     public async Task A_trace_runs_from_the_request_through_the_jobs_it_caused_into_postgres_and_redis()
     {
         var author = await app.CreateUserAsync("traced");
-        await app.CreateFansAsync(author, 1);
+        // More followers than a batch holds, so the trace crosses a second hop: the batch jobs.
+        await app.CreateFansAsync(author, FeedApp.BatchSize + 1);
         var traceId = ActivityTraceId.CreateRandom();
         app.Traces.Watch(traceId);
 

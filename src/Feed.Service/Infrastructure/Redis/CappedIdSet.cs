@@ -31,6 +31,9 @@ internal static class CappedIdSet
 
         """ + AddTrimExpire;
 
+    /// <summary>The add-if-exists script's text (ARGV: cap, ttl seconds, ids), for benchmarks of the raw Redis work.</summary>
+    internal const string AddIfExistsScriptText = AddIfExistsScript;
+
     private const string CreateIfMissingScript = """
         if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
         redis.call('ZADD', KEYS[1], 0, '0')
