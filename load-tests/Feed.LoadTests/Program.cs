@@ -1,6 +1,7 @@
 using Feed.LoadTests.Cli;
 using Feed.LoadTests.Scenarios;
 using Feed.LoadTests.Seeding;
+using Feed.LoadTests.Targets;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -31,8 +32,13 @@ try
             cl.RejectUnknown();
             await ScenarioSession.RunAsync(run, string.Join(' ', ["Feed.LoadTests", .. args]), Console.Out, cancel.Token);
             return 0;
+        case "targets":
+            var targets = TargetSettings.From(cl);
+            cl.RejectUnknown();
+            await TargetSession.RunAsync(targets, string.Join(' ', ["Feed.LoadTests", .. args]), Console.Out, cancel.Token);
+            return 0;
         default:
-            throw new UsageException($"Unknown command '{cl.Command}': use seed or run.");
+            throw new UsageException($"Unknown command '{cl.Command}': use seed, run or targets.");
     }
 }
 catch (UsageException ex)

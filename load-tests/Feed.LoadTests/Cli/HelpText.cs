@@ -1,5 +1,6 @@
 using Feed.LoadTests.Scenarios;
 using Feed.LoadTests.Seeding;
+using Feed.LoadTests.Targets;
 
 namespace Feed.LoadTests.Cli;
 
@@ -10,6 +11,7 @@ public static class HelpText
     {
         "seed" => SeedSettings.Help,
         "run" => RunSettings.Help,
+        "targets" => TargetSettings.Help,
         _ => Overview,
     };
 
@@ -20,7 +22,8 @@ public static class HelpText
           Feed.LoadTests seed [options]                         bulk-load a social graph, then warm feeds
           Feed.LoadTests run --standard [options]               every scenario, one after another
           Feed.LoadTests run --scenario NAME[,NAME] [options]   chosen scenarios
-          Feed.LoadTests seed --help | run --help               all options with their defaults
+          Feed.LoadTests targets [options]                      the performance targets, each against its baseline
+          Feed.LoadTests seed --help | run --help | targets --help   all options with their defaults
 
         load-tests/run-standard.sh does it all: dependencies, build, service, seed, standard set, stop.
         See load-tests/README.md for what each number means.

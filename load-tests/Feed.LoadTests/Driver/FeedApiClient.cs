@@ -72,12 +72,15 @@ public sealed class FeedApiClient : IDisposable
             ?? throw new InvalidDataException("The feed response is empty.");
     }
 
-    /// <summary><c>POST /v1/posts</c> with an <c>Idempotency-Key</c>, as a careful client sends it.</summary>
+    /// <summary><c>POST /v1/posts</c>, by default with an <c>Idempotency-Key</c>, as a careful client sends it.</summary>
     /// <returns>The new post's id.</returns>
-    public async Task<long> CreatePostAsync(string token, string body, CancellationToken ct)
+    public async Task<long> CreatePostAsync(string token, string body, CancellationToken ct, bool idempotencyKey = true)
     {
         using var request = Authorized(HttpMethod.Post, "/v1/posts", token);
-        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
+        if (idempotencyKey)
+        {
+            request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
+        }
         request.Content = JsonContent.Create(new { body }, options: Json);
         using var response = await Http.SendAsync(request, ct);
         EnsureSuccess(response, "POST /v1/posts");

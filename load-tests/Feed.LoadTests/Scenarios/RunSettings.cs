@@ -177,7 +177,7 @@ public sealed record RunSettings
     }
 
     /// <summary><c>load-tests/results</c> next to this project, found upward from the binary or the working directory.</summary>
-    private static string DefaultResultsDirectory()
+    internal static string DefaultResultsDirectory()
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {
