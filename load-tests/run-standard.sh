@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Runs the standard load-test set end to end, in under ten minutes on a 2-core machine:
-# dependencies (scripts/deps.sh), Release builds, migrations, the service in the background,
-# a freshly seeded graph, every standard scenario with short durations, then stops the service.
+# Runs the standard load-test set end to end on a 2-core machine: dependencies (scripts/deps.sh),
+# Release builds, migrations, the service in the background, a freshly seeded graph, every standard
+# scenario with short durations, then the performance targets against their baselines
+# (`Feed.LoadTests targets`: pgbench, redis-benchmark, the trivial endpoint), then stops the service.
 #
-#   load-tests/run-standard.sh [--users N] [--celebrity-threshold N] [run options...]
+#   load-tests/run-standard.sh [--users N] [--celebrity-threshold N] [--no-targets | --targets-only] [run options...]
 #
 #   --users N                 users to seed (default 20000; the seed command alone defaults to 100000)
 #   --celebrity-threshold N   the service's FanOut:CelebrityThreshold for this run, also given to the
-#                             seeder (default 10000, or half the users when there are too few for it)
+#                             seeder and the targets (default 12000, above the targets' 10,000-follower
+#                             author; half the users when there are too few for it)
+#   --no-targets              scenarios only
+#   --targets-only            targets only (no seeding, no scenarios: the targets load their own fixture)
 #   anything else             goes to `Feed.LoadTests run --standard`, after the short defaults
-#                             (--duration 20s --warmup 5s), e.g. --rate 300 --duration 60s
+#                             (--duration 15s --warmup 5s), e.g. --rate 300 --duration 60s
 #
 # WARNING: it reseeds the development database (feed on 127.0.0.1:55432): the users, follows and
 # posts in it are deleted. Results go to load-tests/results/<timestamp>/, the service's log next
@@ -28,17 +32,21 @@ log() { printf '[run-standard] %s\n' "$*" >&2; }
 
 USERS=20000
 THRESHOLD=""
+SCENARIOS=1
+TARGETS=1
 RUN_ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) USERS="$2"; shift 2 ;;
     --celebrity-threshold) THRESHOLD="$2"; shift 2 ;;
+    --no-targets) TARGETS=0; shift ;;
+    --targets-only) SCENARIOS=0; shift ;;
     *) RUN_ARGS+=("$1"); shift ;;
   esac
 done
 if [ -z "$THRESHOLD" ]; then
-  THRESHOLD=10000
-  if [ "$USERS" -lt 11000 ]; then
+  THRESHOLD=12000
+  if [ "$USERS" -lt 15000 ]; then
     THRESHOLD=$((USERS / 2))
     log "only $USERS users: celebrity threshold lowered to $THRESHOLD for the service and the seeder"
   fi
@@ -50,7 +58,7 @@ has_option() { # name: whether the run arguments already set it
   done
   return 1
 }
-has_option --duration || RUN_ARGS+=(--duration 20s)
+has_option --duration || RUN_ARGS+=(--duration 15s)
 has_option --warmup || RUN_ARGS+=(--warmup 5s)
 
 STARTED=$SECONDS
@@ -96,10 +104,16 @@ for _ in $(seq 1 120); do
 done
 curl -fs -o /dev/null "$URL/health/live" || { log "the service did not become live within 60 s"; exit 1; }
 
-log "seeding $USERS users"
-dotnet "$LOAD_DLL" seed --users "$USERS" --celebrity-threshold "$THRESHOLD" --reset
+if [ "$SCENARIOS" = 1 ]; then
+  log "seeding $USERS users"
+  dotnet "$LOAD_DLL" seed --users "$USERS" --celebrity-threshold "$THRESHOLD" --reset
 
-log "running the standard scenarios: ${RUN_ARGS[*]}"
-dotnet "$LOAD_DLL" run --standard "${RUN_ARGS[@]}"
+  log "running the standard scenarios: ${RUN_ARGS[*]}"
+  dotnet "$LOAD_DLL" run --standard "${RUN_ARGS[@]}"
+fi
+if [ "$TARGETS" = 1 ]; then
+  log "measuring the performance targets (celebrity threshold $THRESHOLD)"
+  dotnet "$LOAD_DLL" targets --celebrity-threshold "$THRESHOLD"
+fi
 
 log "done in $((SECONDS - STARTED)) s"

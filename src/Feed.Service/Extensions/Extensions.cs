@@ -144,6 +144,7 @@ public static class Extensions
         services.AddSingleton<FanOutCompletion>();
         services.AddSingleton<FanOutRangeWriter>();
         services.AddSingleton<FanOutPlanner>();
+        services.AddSingleton<RedisTopology>();
         services.AddSingleton<FeedStore>();
         services.AddSingleton<AuthorTimelineStore>();
         services.AddSingleton<PostCache>();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Feed.Infrastructure.Redis;
 using Feed.Infrastructure.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -14,7 +15,8 @@ namespace Feed.Feeds;
 /// A delete overwrites the entry with a tombstone while a cache fill only sets missing entries
 /// (SET NX), so a fill that read Postgres just before the delete can never resurrect the post.
 /// </remarks>
-public sealed class PostCache(IConnectionMultiplexer redis, NpgsqlDataSource postgres, IOptions<FeedOptions> options, FeedMetrics metrics)
+public sealed class PostCache(
+    IConnectionMultiplexer redis, RedisTopology topology, NpgsqlDataSource postgres, IOptions<FeedOptions> options, FeedMetrics metrics)
 {
     private const string Tombstone = "-";
     private readonly IDatabase _db = redis.GetDatabase();
@@ -40,12 +42,15 @@ public sealed class PostCache(IConnectionMultiplexer redis, NpgsqlDataSource pos
         {
             return found;
         }
-        var lookups = new Task<RedisValue>[postIds.Count];
+        var keys = new RedisKey[postIds.Count];
         for (var i = 0; i < postIds.Count; i++)
         {
-            lookups[i] = _db.StringGetAsync(Key(postIds[i]));
+            keys[i] = Key(postIds[i]);
         }
-        var values = await Task.WhenAll(lookups);
+        // One MGET on a standalone Redis; one GET per key (pipelined) across a cluster's slots.
+        var values = topology.IsCluster
+            ? await Task.WhenAll(keys.Select(key => _db.StringGetAsync(key)))
+            : await _db.StringGetAsync(keys);
         List<long>? misses = null;
         for (var i = 0; i < postIds.Count; i++)
         {

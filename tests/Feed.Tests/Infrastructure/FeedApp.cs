@@ -119,6 +119,8 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         ["ConnectionStrings:Postgres"] = AppConnectionString,
         ["Redis:Configuration"] = RedisConfiguration,
         ["Auth:SigningKey"] = SigningKey,
+        // The tests record spans with an in-memory exporter (production makes spans only for an OTLP endpoint).
+        ["Telemetry:Tracing"] = "true",
         ["Auth:EnableDevTokens"] = "true",
         ["FanOut:CelebrityThreshold"] = CelebrityThreshold.ToString(),
         ["FanOut:CelebrityLowerMark"] = CelebrityLowerMark.ToString(),

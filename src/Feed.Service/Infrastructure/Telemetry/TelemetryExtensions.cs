@@ -11,7 +11,8 @@ namespace Feed.Infrastructure.Telemetry;
 /// <summary>
 /// OpenTelemetry: metrics for the Prometheus scrape endpoint (<c>/metrics</c>), traces from each
 /// request through the jobs it causes into Postgres and Redis, and OTLP export of both when
-/// <c>Telemetry:OtlpEndpoint</c> is set.
+/// <c>Telemetry:OtlpEndpoint</c> is set. Traces are made only when exported (or when
+/// <c>Telemetry:Tracing</c> is true), sampled at <c>Telemetry:TraceSampleRatio</c> of new traces.
 /// </summary>
 internal static class TelemetryExtensions
 {
@@ -21,6 +22,7 @@ internal static class TelemetryExtensions
 
     public static void AddFeedTelemetry(this IServiceCollection services, IConfiguration config)
     {
+        var endpoint = config["Telemetry:OtlpEndpoint"];
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(config["Telemetry:ServiceName"] ?? "feed"))
             .WithMetrics(metrics => metrics
@@ -30,8 +32,18 @@ internal static class TelemetryExtensions
                 .AddMeter(FeedMetrics.MeterName)
                 .AddView(FeedMetrics.FanOutLagName, new ExplicitBucketHistogramConfiguration { Boundaries = LatencyBuckets })
                 .AddView(FeedMetrics.JobDurationName, new ExplicitBucketHistogramConfiguration { Boundaries = LatencyBuckets })
-                .AddPrometheusExporter())
-            .WithTracing(tracing => tracing
+                .AddPrometheusExporter());
+        // Spans cost every request, query and Redis command (the Redis instrumentation records each
+        // command): they are only made when something receives them, and then for a share of traces.
+        if (config.GetValue("Telemetry:Tracing", defaultValue: endpoint is { Length: > 0 }))
+        {
+            var ratio = config.GetValue("Telemetry:TraceSampleRatio", 1.0);
+            if (ratio is < 0 or > 1)
+            {
+                throw new InvalidOperationException($"Telemetry:TraceSampleRatio must be between 0 and 1, not {ratio}.");
+            }
+            telemetry.WithTracing(tracing => tracing
+                .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(ratio)))
                 .AddAspNetCoreInstrumentation(o =>
                 {
                     o.Filter = http => !http.Request.Path.StartsWithSegments("/metrics");
@@ -41,7 +53,8 @@ internal static class TelemetryExtensions
                 .AddNpgsql()
                 .AddRedisInstrumentation(redis => redis.FlushInterval = TimeSpan.FromSeconds(1))
                 .AddSource(FeedTracing.JobsSourceName));
-        if (config["Telemetry:OtlpEndpoint"] is { Length: > 0 } endpoint)
+        }
+        if (endpoint is { Length: > 0 })
         {
             telemetry.UseOtlpExporter(OpenTelemetry.Exporter.OtlpExportProtocol.Grpc, new Uri(endpoint));
         }
