@@ -98,7 +98,8 @@ public sealed class GraphLoader(NpgsqlDataSource postgres, TextWriter console)
         }
     }
 
-    private static async Task<long[]> NextIdsAsync(NpgsqlConnection connection, int count, CancellationToken ct)
+    /// <summary>The next <paramref name="count"/> ids from the service's own <c>feed_next_id()</c>, ascending (on the connection's transaction, if any).</summary>
+    internal static async Task<long[]> NextIdsAsync(NpgsqlConnection connection, int count, CancellationToken ct)
     {
         var ids = new long[count];
         await using var cmd = new NpgsqlCommand(NextIdsSql, connection);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Feed.LoadTests.Driver;
+using Feed.LoadTests.Seeding;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -29,7 +30,6 @@ public sealed class TargetFixture
     public const int AuthorPosts = 2;
 
     private const string DeleteSql = "DELETE FROM users WHERE handle LIKE 'tgt\\_%'";
-    private const string NextIdsSql = "SELECT feed_next_id() FROM generate_series(1, $1)";
 
     private readonly List<string> _handles = [];
     private readonly List<(int Follower, int Followee)> _edges = [];
@@ -216,8 +216,8 @@ public sealed class TargetFixture
                 console.WriteLine($"Deleted the previous fixture ({Format.Count(deleted)} users) in {watch.Elapsed.TotalSeconds:0.0} s");
             }
         }
-        var ids = await NextIdsAsync(connection, tx, _handles.Count, ct);
-        var postIds = await NextIdsAsync(connection, tx, _postAuthors.Count, ct);
+        var ids = await GraphLoader.NextIdsAsync(connection, _handles.Count, ct);
+        var postIds = await GraphLoader.NextIdsAsync(connection, _postAuthors.Count, ct);
         var followers = new int[_handles.Count];
         var following = new int[_handles.Count];
         foreach (var (follower, followee) in _edges)
@@ -290,20 +290,6 @@ public sealed class TargetFixture
             ids[BigAuthor], Map(BigFollowers),
             Map(SmallAuthors), [.. SmallFollowers.Select(Map)],
             Map(Fans), Map(Writers));
-    }
-
-    private static async Task<long[]> NextIdsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, int count, CancellationToken ct)
-    {
-        var ids = new long[count];
-        await using var cmd = new NpgsqlCommand(NextIdsSql, connection, tx);
-        cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = count });
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        for (var i = 0; await reader.ReadAsync(ct); i++)
-        {
-            ids[i] = reader.GetInt64(0);
-        }
-        Array.Sort(ids);
-        return ids;
     }
 }
 

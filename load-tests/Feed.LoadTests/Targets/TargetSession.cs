@@ -164,23 +164,29 @@ public sealed class TargetSession
     {
         Section("Post write capacity vs pgbench running the same insert transaction");
         await using var baselines = new Baselines(_postgres, _redis, _settings.Endpoints.Postgres, _settings.Endpoints.Redis);
-        var pgLatencies = new List<double>();
+        var sustained = new List<double>();
         var (posts, pgbench, ratios) = await PairedAsync(
             async () =>
             {
                 await _settler.SettleAsync(WaitLimit, ct);
-                return await CapacityAsync("post", Post, ct);
+                var rate = await CapacityAsync("post", Post, ct);
+                // The posts' fan-out runs meanwhile and after: the rate including the time its backlog
+                // takes to drain is what the service sustains.
+                var drain = Stopwatch.StartNew();
+                await _settler.SettleAsync(WaitLimit, ct);
+                sustained.Add(rate * _settings.Duration.TotalSeconds / (_settings.Duration + drain.Elapsed).TotalSeconds);
+                return rate;
             },
             async () =>
             {
                 var result = await baselines.PgBenchPostAsync(_graph.Writers[0], _settings.Concurrency, _settings.Duration, ct);
                 _console.WriteLine($"   pgbench: {result.Tps:0} tps, mean latency {result.LatencyMs:0.00} ms");
-                pgLatencies.Add(result.LatencyMs);
                 return result.Tps;
             });
         var ratio = Median(ratios);
         Add("Post write throughput (post + outbox row)", "≥ 60 % of pgbench",
-            Rps(posts), $"{Rps(pgbench)} (pgbench, {_settings.Concurrency} clients, prepared)", Percent(ratio), ratio >= 0.60);
+            $"{Rps(posts)} (with its fan-out drained: {Rps(sustained)})", $"{Rps(pgbench)} (pgbench, {_settings.Concurrency} clients, prepared)",
+            Percent(ratio), ratio >= 0.60);
 
         Section("Post write latency at half the write capacity (open model)");
         await _settler.SettleAsync(WaitLimit, ct);

@@ -56,8 +56,12 @@ public static class Extensions
         var connectionString = config.GetConnectionString("Postgres")
             ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.");
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
-        services.AddDbContext<FeedDbContext>((sp, options) =>
-            options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()).UseSnakeCaseNamingConvention());
+        // The options are built once: built per context (the default), they cost a post request
+        // about a tenth of its CPU (docs/performance.md).
+        services.AddDbContext<FeedDbContext>(
+            (sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()).UseSnakeCaseNamingConvention(),
+            contextLifetime: ServiceLifetime.Scoped,
+            optionsLifetime: ServiceLifetime.Singleton);
 
         // Redis: one multiplexer per process, shared by the feed stores and Hangfire's storage.
         services.AddSingleton<IConnectionMultiplexer>(sp =>

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Feed.Feeds;
 using Feed.Infrastructure.Hangfire;
+using Feed.Infrastructure.Telemetry;
 using Feed.Outbox;
 using Feed.Posts;
 using Hangfire;
@@ -23,8 +24,14 @@ public sealed class FanOutPostJob(
     NpgsqlDataSource postgres,
     AuthorTimelineStore timelines,
     FanOutPlanner planner,
-    FanOutCompletion completion)
+    FanOutCompletion completion,
+    IBackgroundJobClient jobs,
+    FeedMetrics metrics,
+    ILogger<FanOutPostJob> logger)
 {
+    /// <summary>Posts of one <see cref="RunManyAsync"/> job in flight at once.</summary>
+    private const int ManyConcurrency = 4;
+
     // Decides the strategy once: the first fan-out run fixes it from the author's current status.
     private const string DecideSql = """
         WITH decided AS (
@@ -45,6 +52,7 @@ public sealed class FanOutPostJob(
     [AutomaticRetry(Attempts = 10)]
     public async Task RunAsync(long postId, long outboxId, CancellationToken ct)
     {
+        metrics.PostFanOutRun();
         if (await FanOutRow.LoadOpenAsync(postgres, outboxId, ct) is not { } row)
         {
             return; // unknown or already done
@@ -69,6 +77,36 @@ public sealed class FanOutPostJob(
             return;
         }
         await planner.PlanAsync(outboxId, row.Kind, authorId, postId, ct);
+    }
+
+    /// <summary>
+    /// The posts that piled up in the dispatcher during a burst, in one job (a few at a time). A post
+    /// that fails gets a job of its own, retried on its own; the others are done.
+    /// </summary>
+    [Queue(JobQueues.FanOut)]
+    [DisplayName("Fan out a burst of posts")]
+    [AutomaticRetry(Attempts = 10)]
+    public async Task RunManyAsync(long[] postIds, long[] outboxIds, CancellationToken ct)
+    {
+        var failed = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        await Parallel.ForEachAsync(Enumerable.Range(0, postIds.Length), new ParallelOptions { MaxDegreeOfParallelism = ManyConcurrency, CancellationToken = ct },
+            async (i, token) =>
+            {
+                try
+                {
+                    await RunAsync(postIds[i], outboxIds[i], token);
+                }
+                catch (Exception ex) when (!token.IsCancellationRequested)
+                {
+                    logger.LogWarning(ex, "Fan-out of post {PostId} (outbox {OutboxId}) failed in a burst job; it is retried in a job of its own", postIds[i], outboxIds[i]);
+                    failed.Enqueue(i);
+                }
+            });
+        foreach (var i in failed)
+        {
+            var (postId, outboxId) = (postIds[i], outboxIds[i]);
+            jobs.Enqueue<FanOutPostJob>(job => job.RunAsync(postId, outboxId, CancellationToken.None));
+        }
     }
 
     private async Task<PostDelivery> DecideAsync(long postId, CancellationToken ct)

@@ -58,8 +58,10 @@ public sealed class HomeFeedReader(
             await TouchAsync(userId, reader, ct);
         }
 
-        var sources = new List<Source> { new(userId, IsFeed: true), new(userId, IsFeed: false) };
-        sources.AddRange(reader.Merged.Select(id => new Source(id, IsFeed: false)));
+        // The pushed feed and the reader's own timeline; the merged timelines (followed celebrities)
+        // are read after them, only down to where the page can reach (see ReadMergedAsync).
+        Source[] primary = [new(userId, IsFeed: true), new(userId, IsFeed: false)];
+        var merged = reader.Merged;
 
         var following = reader.Following;
 
@@ -68,7 +70,7 @@ public sealed class HomeFeedReader(
         while (page.Count <= limit)
         {
             var want = limit + 1 - page.Count + Slack;
-            var slices = await Task.WhenAll(sources.Select(s => ReadSourceAsync(s, cursor, want, ct)));
+            var slices = new List<IdRange>(await Task.WhenAll(primary.Select(s => ReadSourceAsync(s, cursor, want, ct))));
 
             // Ids at or above the horizon are complete across all sources.
             var horizon = 0L;
@@ -79,6 +81,26 @@ public sealed class HomeFeedReader(
                 {
                     anyMore = true;
                     horizon = Math.Max(horizon, slice.Ids[^1]);
+                }
+            }
+            if (merged.Count > 0)
+            {
+                // Nothing below the primaries' horizon can be on this round's page, so the merged
+                // timelines are read down to it: mostly a few ids each, in one script call.
+                var floor = horizon;
+                foreach (var slice in await ReadMergedAsync(merged, cursor, floor, want, ct))
+                {
+                    slices.Add(slice);
+                    if (slice.Truncated)
+                    {
+                        // More ids in range than read: complete only down to its last id.
+                        anyMore = true;
+                        horizon = Math.Max(horizon, slice.Ids[^1]);
+                    }
+                    else if (!slice.Exhausted)
+                    {
+                        anyMore = true; // complete down to the floor; older ids follow
+                    }
                 }
             }
             var candidates = MergeDescending(slices, horizon);
@@ -107,6 +129,24 @@ public sealed class HomeFeedReader(
             return new FeedPage(page, page[^1].Id);
         }
         return new FeedPage(page, null);
+    }
+
+    /// <summary>
+    /// The merged timelines' ids in [<paramref name="floor"/>, <paramref name="cursor"/>), up to
+    /// <paramref name="count"/> each; a missing timeline is rebuilt from Postgres and read again.
+    /// </summary>
+    private async Task<IdRange[]> ReadMergedAsync(List<long> authors, long cursor, long floor, int count, CancellationToken ct)
+    {
+        var slices = await timelines.ReadBoundedAsync(authors, cursor, floor, count);
+        for (var i = 0; i < slices.Length; i++)
+        {
+            if (!slices[i].Exists)
+            {
+                await rebuilder.RebuildTimelineAsync(authors[i], ct);
+                slices[i] = (await timelines.ReadBoundedAsync([authors[i]], cursor, floor, count))[0];
+            }
+        }
+        return slices;
     }
 
     private async Task<IdRange> ReadSourceAsync(Source source, long cursor, int count, CancellationToken ct)

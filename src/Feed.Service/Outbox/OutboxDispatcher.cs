@@ -18,6 +18,12 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
 {
     private const int Capacity = 100_000;
 
+    /// <summary>Hand-overs taken from the channel at once.</summary>
+    private const int MaxDrain = 256;
+
+    /// <summary>Posts fanned out by one job when they pile up (each small audience is written inline, see FanOutPlanner).</summary>
+    public const int MaxPostsPerJob = 16;
+
     private readonly Channel<OutboxWork> _pending = Channel.CreateBounded<OutboxWork>(
         new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
@@ -42,20 +48,66 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var drained = new List<OutboxWork>(MaxDrain);
         try
         {
-            await foreach (var work in _pending.Reader.ReadAllAsync(stoppingToken))
+            while (await _pending.Reader.WaitToReadAsync(stoppingToken))
             {
-                TryEnqueue(work);
+                Drain(drained);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopping: hand what is already accepted to Hangfire rather than to the relay's next round.
-            while (_pending.Reader.TryRead(out var work))
+            Drain(drained);
+        }
+    }
+
+    /// <summary>
+    /// Enqueues everything handed over by now. Post work that piled up while the previous enqueues
+    /// ran goes in jobs of up to <see cref="MaxPostsPerJob"/> posts: under a burst, one Hangfire
+    /// enqueue, fetch and state change serves many posts; one post alone still gets its own job.
+    /// </summary>
+    private void Drain(List<OutboxWork> drained)
+    {
+        drained.Clear();
+        while (drained.Count < MaxDrain && _pending.Reader.TryRead(out var work))
+        {
+            drained.Add(work);
+        }
+        var posts = drained.Where(w => w.Kind is OutboxKind.PostCreated or OutboxKind.PostDeleted).ToList();
+        foreach (var work in drained.Where(w => w.Kind is not (OutboxKind.PostCreated or OutboxKind.PostDeleted)))
+        {
+            TryEnqueue(work);
+        }
+        foreach (var chunk in posts.Chunk(MaxPostsPerJob))
+        {
+            if (chunk.Length == 1)
             {
-                TryEnqueue(work);
+                TryEnqueue(chunk[0]);
             }
+            else
+            {
+                TryEnqueuePosts(chunk);
+            }
+        }
+    }
+
+    private void TryEnqueuePosts(OutboxWork[] works)
+    {
+        // The job joins the first request's trace.
+        ActivityContext.TryParse(works[0].TraceParent, null, out var parent);
+        using var span = FeedTracing.Jobs.StartActivity("enqueue outbox work", ActivityKind.Producer, parent);
+        span?.SetTag("feed.outbox.count", works.Length);
+        long[] postIds = [.. works.Select(w => w.PostId!.Value)];
+        long[] outboxIds = [.. works.Select(w => w.Id)];
+        try
+        {
+            jobs.Enqueue<FanOutPostJob>(job => job.RunManyAsync(postIds, outboxIds, CancellationToken.None));
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Outbox rows {OutboxIds} were not enqueued; the outbox relay will retry them", string.Join(", ", outboxIds));
         }
     }
 

@@ -55,6 +55,21 @@ internal static class CappedIdSet
         return removed
         """;
 
+    // KEYS: the sets; ARGV: the exclusive upper bound, the inclusive lower bound, how many to read.
+    // Per key: false when it is missing, else its ids in the range, newest first (the sentinel
+    // among them when the lower bound is 0 and the set is exhausted).
+    private const string ReadBoundedScript = """
+        local out = {}
+        for i = 1, #KEYS do
+            if redis.call('EXISTS', KEYS[i]) == 0 then
+                out[i] = false
+            else
+                out[i] = redis.call('ZRANGE', KEYS[i], '(' .. ARGV[1], ARGV[2], 'BYSCORE', 'REV', 'LIMIT', 0, ARGV[3])
+            end
+        end
+        return out
+        """;
+
     /// <summary>Adds ids to the set if it exists (idempotent, order-safe), then trims it to <paramref name="cap"/>.</summary>
     /// <returns>False when the set does not exist (nothing written).</returns>
     public static async Task<bool> AddIfExistsAsync(IDatabaseAsync db, RedisKey key, int cap, TimeSpan? ttl, IReadOnlyCollection<long> ids)
@@ -89,10 +104,29 @@ internal static class CappedIdSet
         // and an empty answer means the key is missing.
         var values = await db.SortedSetRangeByScoreAsync(
             key, start: 0, stop: before, exclude: Exclude.Stop, order: Order.Descending, skip: 0, take: count + 1);
-        if (values.Length == 0)
+        return values.Length == 0 ? IdRange.Missing : ToRange(values, count);
+    }
+
+    /// <summary>
+    /// Reads, for each set, up to <paramref name="count"/> ids below <paramref name="before"/> and not
+    /// below <paramref name="floor"/>, newest first, in one script call. A set with fewer ids than
+    /// <paramref name="count"/> in that range is complete down to <paramref name="floor"/>. The keys
+    /// must share a hash slot on a cluster (pass one key per call there).
+    /// </summary>
+    public static async Task<IdRange[]> ReadBoundedAsync(IDatabaseAsync db, RedisKey[] keys, long before, long floor, int count)
+    {
+        var result = await db.ScriptEvaluateAsync(ReadBoundedScript, keys, [before, floor, count + 1]);
+        var replies = (RedisResult[])result!;
+        var ranges = new IdRange[replies.Length];
+        for (var i = 0; i < replies.Length; i++)
         {
-            return IdRange.Missing;
+            ranges[i] = replies[i].IsNull ? IdRange.Missing : ToRange((RedisValue[])replies[i]!, count);
         }
+        return ranges;
+    }
+
+    private static IdRange ToRange(RedisValue[] values, int count)
+    {
         var ids = new List<long>(Math.Min(values.Length, count));
         var exhausted = false;
         foreach (var value in values)
@@ -109,7 +143,7 @@ internal static class CappedIdSet
             }
             ids.Add(id);
         }
-        return new IdRange(true, ids, exhausted);
+        return new IdRange(true, ids, exhausted, Truncated: !exhausted && ids.Count == count && values.Length > count);
     }
 
     private static RedisValue[] Args(int cap, TimeSpan? ttl, IReadOnlyCollection<long> ids)
@@ -130,7 +164,8 @@ internal static class CappedIdSet
 /// <param name="Exists">False when the key is missing and must be rebuilt.</param>
 /// <param name="Ids">The ids read.</param>
 /// <param name="Exhausted">True when no older id exists below the last one read.</param>
-internal sealed record IdRange(bool Exists, IReadOnlyList<long> Ids, bool Exhausted)
+/// <param name="Truncated">True when the range held more ids than were asked for.</param>
+internal sealed record IdRange(bool Exists, IReadOnlyList<long> Ids, bool Exhausted, bool Truncated = false)
 {
     public static readonly IdRange Missing = new(false, [], true);
 }

@@ -19,6 +19,7 @@ public sealed class FeedMetrics
 
     private readonly Histogram<double> _fanOutLag;
     private readonly Counter<long> _feedInserts;
+    private readonly Counter<long> _postFanOuts;
     private readonly Counter<long> _jobs;
     private readonly Histogram<double> _jobDuration;
     private readonly Counter<long> _postCache;
@@ -36,6 +37,7 @@ public sealed class FeedMetrics
         var meter = meters.Create(MeterName);
         _fanOutLag = meter.CreateHistogram<double>(FanOutLagName, "s", "Time from a post's commit until its last fan-out batch is done.");
         _feedInserts = meter.CreateCounter<long>("feed.fanout.inserts", "{insert}", "Post ids pushed into home feeds.");
+        _postFanOuts = meter.CreateCounter<long>("feed.fanout.post_runs", "{post}", "Runs of a post's fan-out (one per post of a burst job too).");
         _jobs = meter.CreateCounter<long>("feed.jobs", "{job}", "Background jobs finished, by queue, job and outcome.");
         _jobDuration = meter.CreateHistogram<double>(JobDurationName, "s", "Background job run time, by queue and job.");
         _postCache = meter.CreateCounter<long>("feed.post_cache.lookups", "{lookup}", "Post cache lookups while hydrating feeds, by result (hit, miss).");
@@ -61,6 +63,8 @@ public sealed class FeedMetrics
     public void FanOutCompleted(TimeSpan lag) => _fanOutLag.Record(lag.TotalSeconds);
 
     public void FeedInserts(int count) => _feedInserts.Add(count);
+
+    public void PostFanOutRun() => _postFanOuts.Add(1);
 
     public void JobFinished(string queue, string job, bool succeeded, TimeSpan duration)
     {
