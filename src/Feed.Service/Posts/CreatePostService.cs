@@ -1,3 +1,4 @@
+using System.Globalization;
 using Feed.Feeds;
 using Feed.Infrastructure.Postgres;
 using Feed.Outbox;
@@ -25,34 +26,35 @@ public sealed class CreatePostService(
     ILogger<CreatePostService> logger)
 {
     // $1 author, $2 body, $3 now, $4 outbox next attempt, $5 / $6 the webhook body around the id.
-    // The id is drawn first so that the key's record can name the post it claims.
+    // The id is drawn first so that the key's record can name the post it claims. {0}: the key's
+    // claim, {1}: the condition on it, {2}: the webhook CTEs.
     private const string InsertSql = """
-        WITH i AS (SELECT feed_next_id() AS id),
+        WITH i AS (SELECT feed_next_id() AS id){0},
         p AS (
-            INSERT INTO posts (id, author_id, body, created_at) SELECT i.id, $1, $2, $3 FROM i {0}
+            INSERT INTO posts (id, author_id, body, created_at) SELECT i.id, $1, $2, $3 FROM i {1}
             RETURNING id),
         o AS (
             INSERT INTO outbox (kind, post_id, next_attempt_at) SELECT 1, p.id, $4 FROM p
             RETURNING id),
-        {1}
+        {2}
         SELECT p.id, o.id, ARRAY(SELECT id FROM d) FROM p, o
         """;
 
     // With an idempotency key ($7, request hash $8): the claim blocks behind a concurrent request with
     // the same key until it commits; then it inserts nothing, and neither does anything after it.
     private const string ClaimSql = """
-        , c AS (
+        ,
+        c AS (
             INSERT INTO idempotency_keys (user_id, key, request_hash, post_id) SELECT $1, $7, $8, i.id FROM i
             ON CONFLICT DO NOTHING
             RETURNING 1)
         """;
 
-    private static readonly string WithoutKey = string.Format(
-        System.Globalization.CultureInfo.InvariantCulture, InsertSql, "", Publish());
+    private static readonly string Publish = WebhookPublisher.InlinePublishCtes("'" + WebhookEventTypes.PostCreated + "'", "$5", "$6", "$3");
 
-    private static readonly string WithKey = string.Format(
-        System.Globalization.CultureInfo.InvariantCulture, InsertSql.Replace("WITH i AS (SELECT feed_next_id() AS id),", "WITH i AS (SELECT feed_next_id() AS id)" + ClaimSql + ",", StringComparison.Ordinal),
-        "WHERE EXISTS (SELECT 1 FROM c)", Publish());
+    private static readonly string WithoutKey = string.Format(CultureInfo.InvariantCulture, InsertSql, "", "", Publish);
+
+    private static readonly string WithKey = string.Format(CultureInfo.InvariantCulture, InsertSql, ClaimSql, "WHERE EXISTS (SELECT 1 FROM c)", Publish);
 
     public async Task<CreatePostResult> CreateAsync(long authorId, string body, string? idempotencyKey, string requestHash, CancellationToken ct)
     {
@@ -60,7 +62,7 @@ public sealed class CreatePostService(
         // Postgres keeps microseconds: the response shows what a later read will.
         var createdAt = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % 10), TimeSpan.Zero);
         var (before, after) = WebhookPublisher.BodyAround(
-            WebhookEventTypes.PostCreated, id => new PostEventData(id, authorId.ToString(System.Globalization.CultureInfo.InvariantCulture), body, createdAt), now);
+            WebhookEventTypes.PostCreated, id => new PostEventData(id, authorId.ToString(CultureInfo.InvariantCulture), body, createdAt), now);
 
         await using var cmd = postgres.CreateCommand(idempotencyKey is null ? WithoutKey : WithKey);
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = authorId });
@@ -96,8 +98,6 @@ public sealed class CreatePostService(
         await AfterCommitAsync(post, outboxId);
         return new CreatePostResult(post, Replayed: false, KeyReusedWithOtherBody: false);
     }
-
-    private static string Publish() => WebhookPublisher.InlinePublishCtes("'" + WebhookEventTypes.PostCreated + "'", "$5", "$6", "$3");
 
     /// <summary>
     /// Best effort: the fan-out hand-over, the author's timeline and the post cache (so the author
