@@ -59,7 +59,10 @@ public sealed class OutboxDispatcher(IBackgroundJobClient jobs, ILogger<OutboxDi
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopping: hand what is already accepted to Hangfire rather than to the relay's next round.
-            Drain(drained);
+            while (_pending.Reader.TryPeek(out _))
+            {
+                Drain(drained);
+            }
         }
     }
 
