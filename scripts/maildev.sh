@@ -5,7 +5,8 @@
 #   scripts/maildev.sh [SMTP_PORT] [WEB_PORT]     (defaults 1025 and 8025, the ports of Mailpit in docker-compose.yml)
 #
 # maildev comes from the npm registry into .tools/maildev (ignored by git); Node.js and npm from
-# Debian if missing. Safe to run any number of times: a maildev already listening is reused.
+# Debian if missing. Safe to run any number of times: a maildev already listening is reused,
+# unless its mail folder is gone (it was started from a checkout since deleted).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,9 +26,20 @@ exec_without_inherited_fds() {
   exec "$@"
 }
 
+# The mail folder of the maildev serving this SMTP port, from its command line.
+running_mail_dir() { pgrep -af -- "--smtp $SMTP_PORT " | sed -n 's/.*--mail-directory \([^ ]*\).*/\1/p' | head -n 1; }
+
 if listening "$WEB_PORT" && listening "$SMTP_PORT"; then
-  log "already running: SMTP 127.0.0.1:$SMTP_PORT, web http://127.0.0.1:$WEB_PORT"
-  exit 0
+  RUNNING_DIR="$(running_mail_dir || true)"
+  if [ -n "$RUNNING_DIR" ] && [ ! -d "$RUNNING_DIR" ]; then
+    # Started from a checkout that has since been deleted: it can no longer store mail.
+    log "the maildev on $SMTP_PORT keeps mail in $RUNNING_DIR, which is gone: restarting it"
+    pkill -f -- "--smtp $SMTP_PORT " || true
+    for _ in $(seq 1 40); do listening "$SMTP_PORT" || break; sleep 0.25; done
+  else
+    log "already running: SMTP 127.0.0.1:$SMTP_PORT, web http://127.0.0.1:$WEB_PORT"
+    exit 0
+  fi
 fi
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
