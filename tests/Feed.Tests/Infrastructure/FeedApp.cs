@@ -172,10 +172,30 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         await Postgres.DisposeAsync();
         await RedisAdmin.DisposeAsync();
         NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(PostgresAdmin);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        await DropDatabaseAsync(PostgresAdmin, _database);
+    }
+
+    /// <summary>
+    /// Drops a test database, ending its sessions. A session the test role may not end (an autovacuum
+    /// worker busy in that database: 42501) or one still closing (55006) is waited out and the drop retried.
+    /// </summary>
+    internal static async Task DropDatabaseAsync(string adminConnectionString, string database)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var admin = new NpgsqlConnection(adminConnectionString);
+                await admin.OpenAsync();
+                await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", admin);
+                await drop.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState is "42501" or "55006" && attempt < 20)
+            {
+                await Task.Delay(500);
+            }
+        }
     }
 
     /// <summary>Whether the tests run against a Redis Cluster (<c>FEED_TEST_REDIS</c> listing its nodes).</summary>

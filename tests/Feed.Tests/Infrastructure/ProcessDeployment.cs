@@ -146,10 +146,7 @@ public sealed class ProcessDeployment : IAsyncDisposable
         await Redis.DisposeAsync();
         await Postgres.DisposeAsync();
         NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(PostgresAdmin);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        await FeedApp.DropDatabaseAsync(PostgresAdmin, _database);
     }
 
     private Task FlushRedisAsync() => Redis.GetServers()[0].FlushDatabaseAsync(Redis.GetDatabase().Database);
