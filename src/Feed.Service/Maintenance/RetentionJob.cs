@@ -57,25 +57,14 @@ public sealed class RetentionJob(
         return removed;
     }
 
-    private async Task<long> PurgeAsync(RetentionRule rule, DateTimeOffset before, CancellationToken ct)
+    private Task<long> PurgeAsync(RetentionRule rule, DateTimeOffset before, CancellationToken ct)
     {
         // Identifiers come from the constant rules above, never from input.
         var sql = $"""
             DELETE FROM {rule.Table} WHERE {rule.Key} = ANY(ARRAY(
                 SELECT {rule.Key} FROM {rule.Table} WHERE {rule.Timestamp} < $1 ORDER BY {rule.Timestamp} LIMIT $2))
             """;
-        var total = 0L;
-        int deleted;
-        do
-        {
-            await using var cmd = postgres.CreateCommand(sql);
-            cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = before });
-            cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = BatchSize });
-            deleted = await cmd.ExecuteNonQueryAsync(ct);
-            total += deleted;
-        }
-        while (deleted == BatchSize);
-        return total;
+        return BatchedDelete.RunAsync(postgres, sql, before, BatchSize, ct);
     }
 
     /// <summary>Rows of <paramref name="Table"/> whose <paramref name="Timestamp"/> is older than the retention are deleted, by <paramref name="Key"/>.</summary>

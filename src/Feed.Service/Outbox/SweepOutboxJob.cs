@@ -52,26 +52,10 @@ public sealed class SweepOutboxJob(
             return new SweepOutboxResult(Skipped: true, 0, 0);
         }
         var now = clock.GetUtcNow();
-        var outboxRows = await DeleteInBatchesAsync(DeleteCompletedSql, now - options.Value.CompletedOutboxRetention, ct);
-        var keys = await DeleteInBatchesAsync(DeleteIdempotencyKeysSql, now - options.Value.IdempotencyKeyRetention, ct);
+        var outboxRows = await BatchedDelete.RunAsync(postgres, DeleteCompletedSql, now - options.Value.CompletedOutboxRetention, BatchSize, ct);
+        var keys = await BatchedDelete.RunAsync(postgres, DeleteIdempotencyKeysSql, now - options.Value.IdempotencyKeyRetention, BatchSize, ct);
         metrics.MaintenanceRemoved(RecurringJobId, outboxRows + keys);
         return new SweepOutboxResult(Skipped: false, outboxRows, keys);
-    }
-
-    private async Task<long> DeleteInBatchesAsync(string sql, DateTimeOffset before, CancellationToken ct)
-    {
-        var total = 0L;
-        int deleted;
-        do
-        {
-            await using var cmd = postgres.CreateCommand(sql);
-            cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = before });
-            cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = BatchSize });
-            deleted = await cmd.ExecuteNonQueryAsync(ct);
-            total += deleted;
-        }
-        while (deleted == BatchSize);
-        return total;
     }
 }
 
