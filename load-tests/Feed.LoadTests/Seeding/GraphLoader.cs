@@ -12,8 +12,12 @@ namespace Feed.LoadTests.Seeding;
 /// </summary>
 public sealed class GraphLoader(NpgsqlDataSource postgres, TextWriter console)
 {
-    /// <summary>Everything the service derives from users, follows and posts goes with them on --reset.</summary>
-    private const string ResetSql = "TRUNCATE users, follows, posts, outbox, fan_out_batches, idempotency_keys";
+    /// <summary>
+    /// Everything the service derives from users, follows and posts goes with them on --reset, and so
+    /// does any other table that references users (CASCADE): Postgres refuses to truncate a referenced
+    /// table alone, even when the referencing one is empty.
+    /// </summary>
+    private const string ResetSql = "TRUNCATE users, follows, posts, outbox, fan_out_batches, idempotency_keys, digests CASCADE";
 
     private const string HasDataSql = """
         SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM posts), (SELECT count(*) FROM outbox)
@@ -44,7 +48,7 @@ public sealed class GraphLoader(NpgsqlDataSource postgres, TextWriter console)
         await ExecuteAsync(connection, "SET LOCAL synchronous_commit = off; SET LOCAL maintenance_work_mem = '512MB'", ct);
         if (reset)
         {
-            console.WriteLine("Emptying users, follows, posts, outbox, fan_out_batches and idempotency_keys");
+            console.WriteLine("Emptying users, follows, posts, outbox, fan_out_batches, idempotency_keys, digests and what references them");
             await ExecuteAsync(connection, ResetSql, ct);
         }
         else
