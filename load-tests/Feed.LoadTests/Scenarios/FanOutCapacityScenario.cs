@@ -34,7 +34,8 @@ public sealed class FanOutCapacityScenario : Scenario
         """;
 
     private const string LastOutboxIdSql = "SELECT coalesce(max(id), 0) FROM outbox";
-    private const string OpenOutboxSql = "SELECT count(*) FROM outbox WHERE completed_at IS NULL AND id > $1";
+    // See BacklogSettler for the next_attempt_at condition.
+    private const string OpenOutboxSql = "SELECT count(*) FROM outbox WHERE completed_at IS NULL AND next_attempt_at IS NOT NULL AND id > $1";
 
     private readonly FanOutLagProbe _probe;
     private readonly Step _post;

@@ -21,8 +21,9 @@ public sealed class FanOutBacklog(
     IOptions<ProtectionOptions> options,
     ILogger<FanOutBacklog> logger) : BackgroundService
 {
+    // The next_attempt_at condition (always true) lets this use ix_outbox_open_due.
     private const string OpenOutboxSql =
-        "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE completed_at IS NULL LIMIT $1) open_rows";
+        "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE completed_at IS NULL AND next_attempt_at IS NOT NULL LIMIT $1) open_rows";
 
     private readonly ProtectionOptions _options = options.Value;
     private volatile Snapshot _current = new(0, new Dictionary<string, long>(), false);

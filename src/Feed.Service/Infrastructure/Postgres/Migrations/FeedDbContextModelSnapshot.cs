@@ -228,7 +228,7 @@ namespace Feed.Infrastructure.Postgres.Migrations
 
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("ix_outbox_open_due")
-                        .HasFilter("completed_at IS NULL");
+                        .HasFilter("completed_at IS NULL AND next_attempt_at IS NOT NULL");
 
                     b.HasIndex("PostId")
                         .HasDatabaseName("ix_outbox_post_id");
