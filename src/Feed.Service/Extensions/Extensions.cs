@@ -55,7 +55,19 @@ public static class Extensions
         // Postgres: one data source for raw SQL on hot paths, EF Core for the rest and for migrations.
         var connectionString = config.GetConnectionString("Postgres")
             ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.");
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        services.AddSingleton(_ =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(connectionString);
+            if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase) &&
+                !connectionString.Contains("AutoPrepare", StringComparison.OrdinalIgnoreCase))
+            {
+                // Statements run twice on a connection are prepared there: parsing and planning the
+                // post statement's CTEs cost Postgres more than running them (docs/performance.md).
+                builder.ConnectionStringBuilder.MaxAutoPrepare = 128;
+                builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+            }
+            return builder.Build();
+        });
         // The options are built once: built per context (the default), they cost a post request
         // about a tenth of its CPU (docs/performance.md).
         services.AddDbContext<FeedDbContext>(
