@@ -110,7 +110,7 @@ public sealed class CreatePostService(
         {
             await Task.WhenAll(
                 timelines.AddAsync(post.AuthorId, [post.Id]),
-                cache.SetAsync(new CachedPost(post.Id, post.AuthorId, post.Body, post.CreatedAt)));
+                cache.SetAsync(post.Id, post.AuthorId, post.Body, post.CreatedAt));
         }
         catch (Exception ex)
         {

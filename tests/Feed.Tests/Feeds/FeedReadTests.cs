@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Feed.Feeds;
 using Feed.Tests.Infrastructure;
@@ -146,6 +147,66 @@ public sealed class FeedReadTests(FeedApp app)
         var page = await loner.FeedPageAsync();
         Assert.Equal([post.Id], page.Items.Select(p => p.Id));
         Assert.Null(page.NextCursor);
+    }
+
+    [Fact]
+    public async Task Feed_items_are_byte_for_byte_the_post_as_its_own_endpoint_returns_it()
+    {
+        var reader = await app.CreateUserAsync("reader");
+        var a = await app.CreateUserAsync("a");
+        await reader.FollowAsync(a);
+        await reader.FeedPageAsync();
+        // Escapes, non-ASCII, an emoji (a surrogate pair), line breaks and markup.
+        var tricky = await a.PostAsync("Quote \" back\\slash <b>&amp;</b> naïve 日本語 👋\n\ttabbed ' end");
+        var plain = await a.PostAsync("plain");
+        await app.DrainAsync();
+
+        var response = await reader.Client.GetAsync("/v1/feed?limit=1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        var body = await response.Content.ReadAsStringAsync();
+        var own = await (await reader.Client.GetAsync($"/v1/posts/{plain.Id}")).Content.ReadAsStringAsync();
+        Assert.Equal($$"""{"items":[{{own}}],"nextCursor":"{{plain.Id}}"}""", body);
+        Assert.Equal(body.Length, response.Content.Headers.ContentLength);
+
+        var rest = await (await reader.Client.GetAsync($"/v1/feed?before={plain.Id}")).Content.ReadAsStringAsync();
+        var trickyOwn = await (await reader.Client.GetAsync($"/v1/posts/{tricky.Id}")).Content.ReadAsStringAsync();
+        Assert.Equal($$"""{"items":[{{trickyOwn}}],"nextCursor":null}""", rest);
+    }
+
+    [Fact]
+    public async Task Post_cache_entries_of_the_earlier_format_are_still_served()
+    {
+        var reader = await app.CreateUserAsync("reader");
+        var a = await app.CreateUserAsync("a");
+        await reader.FollowAsync(a);
+        await reader.FeedPageAsync();
+        var post = await a.PostAsync("written before the upgrade");
+        await app.DrainAsync();
+        var id = long.Parse(post.Id);
+        // Numeric ids, and a body that differs from Postgres, to prove the entry itself is served.
+        await app.RedisDb.StringSetAsync(
+            PostCache.Key(id), $$"""{"id":{{id}},"authorId":{{a.Id}},"body":"cached body","createdAt":"2026-01-02T03:04:05.123456+00:00"}""",
+            TimeSpan.FromHours(1));
+
+        var item = Assert.Single((await reader.FeedPageAsync()).Items);
+        Assert.Equal(post.Id, item.Id);
+        Assert.Equal(a.Id.ToString(CultureInfo.InvariantCulture), item.AuthorId);
+        Assert.Equal("cached body", item.Body);
+        Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, 123, 456, TimeSpan.Zero), item.CreatedAt);
+        // Stored converted, with its lifetime kept.
+        var stored = (string?)await app.RedisDb.StringGetAsync(PostCache.Key(id));
+        Assert.Equal(
+            $$"""{"id":"{{post.Id}}","authorId":"{{a.Id}}","body":"cached body","createdAt":"2026-01-02T03:04:05.123456+00:00"}""", stored);
+        Assert.InRange((await app.RedisDb.KeyTimeToLiveAsync(PostCache.Key(id)))!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
+        Assert.Equal(item, Assert.Single((await reader.FeedPageAsync()).Items));
+
+        // A delete's tombstone is never replaced by a conversion.
+        await app.RedisDb.StringSetAsync(
+            PostCache.Key(id), $$"""{"id":{{id}},"authorId":{{a.Id}},"body":"cached body","createdAt":"2026-01-02T03:04:05.123456+00:00"}""");
+        Assert.Equal(HttpStatusCode.NoContent, (await a.Client.DeleteAsync($"/v1/posts/{post.Id}")).StatusCode);
+        Assert.Empty((await reader.FeedPageAsync()).Items);
+        Assert.Equal("-", (string?)await app.RedisDb.StringGetAsync(PostCache.Key(id)));
     }
 
     private async Task<TestUser> MakeCelebrityAsync()
