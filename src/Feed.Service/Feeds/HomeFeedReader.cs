@@ -46,9 +46,19 @@ public sealed class HomeFeedReader(
     /// <returns>The page, or null when the reader does not exist.</returns>
     public async Task<FeedPage?> ReadAsync(long userId, int limit, long? before, CancellationToken ct)
     {
+        // The pushed feed and the reader's own timeline; the merged timelines (followed celebrities)
+        // are read after them, only down to where the page can reach (see ReadMergedAsync).
+        Source[] primary = [new(userId, IsFeed: true), new(userId, IsFeed: false)];
+        var cursor = before ?? long.MaxValue;
+        var want = limit + 1 + Slack;
+        // The primaries' first slices do not depend on the reader's graph: they go out in the same
+        // pipeline as its lookup. A missing one is rebuilt only after the read is recorded (below).
+        var firstSlices = Task.WhenAll(ReadOnceAsync(primary[0], cursor, want), ReadOnceAsync(primary[1], cursor, want));
+
         var reader = await LoadReaderAsync(userId, ct);
         if (reader is null)
         {
+            await firstSlices.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             return null;
         }
         // Activity is recorded before any rebuild, so a returning reader's feed cannot miss a post
@@ -58,19 +68,25 @@ public sealed class HomeFeedReader(
             await TouchAsync(userId, reader, ct);
         }
 
-        // The pushed feed and the reader's own timeline; the merged timelines (followed celebrities)
-        // are read after them, only down to where the page can reach (see ReadMergedAsync).
-        Source[] primary = [new(userId, IsFeed: true), new(userId, IsFeed: false)];
         var merged = reader.Merged;
-
         var following = reader.Following;
-
-        var cursor = before ?? long.MaxValue;
         var page = new List<CachedPost>(limit + 1);
+        var round = 0;
         while (page.Count <= limit)
         {
-            var want = limit + 1 - page.Count + Slack;
-            var slices = new List<IdRange>(await Task.WhenAll(primary.Select(s => ReadSourceAsync(s, cursor, want, ct))));
+            want = limit + 1 - page.Count + Slack;
+            var primarySlices = round++ == 0
+                ? await firstSlices
+                : await Task.WhenAll(ReadOnceAsync(primary[0], cursor, want), ReadOnceAsync(primary[1], cursor, want));
+            for (var i = 0; i < primarySlices.Length; i++)
+            {
+                if (!primarySlices[i].Exists)
+                {
+                    primarySlices[i] = await RebuildAndReadAsync(primary[i], cursor, want, ct);
+                }
+            }
+            var slices = new List<IdRange>(primarySlices.Length + merged.Count);
+            slices.AddRange(primarySlices);
 
             // Ids at or above the horizon are complete across all sources.
             var horizon = 0L;
@@ -83,8 +99,16 @@ public sealed class HomeFeedReader(
                     horizon = Math.Max(horizon, slice.Ids[^1]);
                 }
             }
+            // With merged timelines, the primaries' own candidates are hydrated while the merged
+            // timelines are read (one round trip instead of two when, as mostly, the page holds no
+            // merged post newer than them); whatever the merge adds is hydrated after.
+            List<long>? early = null;
+            Task<Dictionary<long, CachedPost>>? earlyPosts = null;
             if (merged.Count > 0)
             {
+                early = MergeDescending(slices, horizon);
+                earlyPosts = early.Count > 0 ? posts.GetManyAsync(early, ct) : null;
+
                 // Nothing below the primaries' horizon can be on this round's page, so the merged
                 // timelines are read down to it: mostly a few ids each, in one script call.
                 var floor = horizon;
@@ -104,11 +128,22 @@ public sealed class HomeFeedReader(
                 }
             }
             var candidates = MergeDescending(slices, horizon);
+            var hydrated = earlyPosts is null ? null : await earlyPosts;
             if (candidates.Count == 0)
             {
                 break;
             }
-            var hydrated = await posts.GetManyAsync(candidates, ct);
+            if (hydrated is null)
+            {
+                hydrated = await posts.GetManyAsync(candidates, ct);
+            }
+            else if (candidates.Except(early!).ToList() is { Count: > 0 } rest)
+            {
+                foreach (var (id, post) in await posts.GetManyAsync(rest, ct))
+                {
+                    hydrated[id] = post;
+                }
+            }
             foreach (var id in candidates)
             {
                 if (hydrated.TryGetValue(id, out var post) && (post.AuthorId == userId || following.Contains(post.AuthorId)))
@@ -149,13 +184,9 @@ public sealed class HomeFeedReader(
         return slices;
     }
 
-    private async Task<IdRange> ReadSourceAsync(Source source, long cursor, int count, CancellationToken ct)
+    /// <summary>Rebuilds a missing source from Postgres and reads it again.</summary>
+    private async Task<IdRange> RebuildAndReadAsync(Source source, long cursor, int count, CancellationToken ct)
     {
-        var range = await ReadOnceAsync(source, cursor, count);
-        if (range.Exists)
-        {
-            return range;
-        }
         if (source.IsFeed)
         {
             await rebuilder.RebuildHomeFeedAsync(source.Id, ct);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Feed.Infrastructure.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -16,7 +17,7 @@ namespace Feed.Feeds;
 /// commit, and again from its outbox job (retried until done), so a lost delete heals; entries also
 /// expire after <see cref="FeedOptions.ReaderGraphTtl"/>. Nothing else touches these keys.
 /// </remarks>
-public sealed class ReaderGraphCache(IConnectionMultiplexer redis, IOptions<FeedOptions> options)
+public sealed class ReaderGraphCache(IConnectionMultiplexer redis, RedisTopology topology, IOptions<FeedOptions> options)
 {
     private static readonly RedisKey GenerationKey = "rd:generation";
 
@@ -28,11 +29,12 @@ public sealed class ReaderGraphCache(IConnectionMultiplexer redis, IOptions<Feed
     /// <summary>The reader's cached graph if it is current, and the generation to build a new entry at.</summary>
     public async Task<(ReaderGraph? Graph, long Generation)> GetAsync(long userId)
     {
-        var entry = _db.StringGetAsync(Key(userId));
-        var generation = _db.StringGetAsync(GenerationKey);
-        await Task.WhenAll(entry, generation);
-        var current = generation.Result.IsNull ? 0 : (long)generation.Result;
-        var graph = entry.Result.IsNull ? null : Decode((byte[])entry.Result!);
+        // One MGET on a standalone Redis; two GETs on a cluster, where the keys live in different slots.
+        RedisValue[] values = topology.IsCluster
+            ? await Task.WhenAll(_db.StringGetAsync(Key(userId)), _db.StringGetAsync(GenerationKey))
+            : await _db.StringGetAsync([Key(userId), GenerationKey]);
+        var current = values[1].IsNull ? 0 : (long)values[1];
+        var graph = values[0].IsNull ? null : Decode((byte[])values[0]!);
         return (graph is not null && graph.Generation == current ? graph : null, current);
     }
 
