@@ -85,6 +85,8 @@ public sealed class TargetSession
             [.. _graph.Readers5, .. _graph.Readers0, .. _graph.Readers50, .. _graph.Writers, .. _graph.SmallAuthors, _graph.BigAuthor, _graph.Celebrities[0]],
             ScenarioContext.TokenConcurrency, ct);
 
+        await WarmServiceAsync(ct);
+
         var readRate = double.NaN;
         if (_settings.Runs("reads"))
         {
@@ -119,6 +121,25 @@ public sealed class TargetSession
         if (_settings.Runs("memory"))
         {
             await MemoryAsync(ct);
+        }
+    }
+
+    /// <summary>
+    /// Runs every request the measurements compare, unrecorded, long enough for the service's JIT to
+    /// finish tiering up (the runtime recompiles hot methods with profile data after a few seconds of
+    /// use). Without it the first paired rounds after a service start measure a half-compiled read
+    /// path against an already hot trivial endpoint.
+    /// </summary>
+    private async Task WarmServiceAsync(CancellationToken ct)
+    {
+        var each = _settings.Smoke ? TimeSpan.FromMilliseconds(200) : ServiceWarmUp;
+        Section($"Service warm-up ({(each + TimeSpan.FromSeconds(1)).TotalSeconds:0.#} s of each request type, not used)");
+        Func<CancellationToken, Task>[] requests =
+            [ReadAs(_graph.Readers5), ReadAs(_graph.Readers0), ReadAs(_graph.Readers50), _api.CheckLiveAsync];
+        foreach (var request in requests)
+        {
+            await _runner.RunAsync(new StepWorkload("warm-up", request),
+                new LoadProfile(new ClosedModel(_settings.Concurrency), each, TimeSpan.FromSeconds(1)), ct);
         }
     }
 
@@ -442,6 +463,9 @@ public sealed class TargetSession
     }
 
     /// <summary>Requests per second of a closed-model run at <see cref="TargetSettings.Concurrency"/> loops.</summary>
+    /// <summary>How long <see cref="WarmServiceAsync"/> runs each request type.</summary>
+    private static readonly TimeSpan ServiceWarmUp = TimeSpan.FromSeconds(4);
+
     private async Task<double> CapacityAsync(string name, Func<CancellationToken, Task> action, CancellationToken ct)
     {
         var statistics = await _runner.RunAsync(new StepWorkload(name, action),
