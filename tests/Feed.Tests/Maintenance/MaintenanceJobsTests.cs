@@ -12,6 +12,7 @@ using Hangfire;
 using Hangfire.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Npgsql;
 using StackExchange.Redis;
 
 namespace Feed.Tests.Maintenance;
@@ -152,6 +153,23 @@ public sealed class MaintenanceJobsTests(FeedApp app)
         Assert.NotEmpty(await retention.RunAsync(default));
         Assert.Empty(await OutboxIdsAsync(old));
         Assert.Equal(0L, await app.ScalarAsync<long>("SELECT count(*) FROM digests WHERE user_id = $1", user.Id));
+    }
+
+    [Fact]
+    public async Task A_released_lock_stays_in_no_pooled_session_although_the_pool_does_not_reset_sessions()
+    {
+        var pool = app.Services.GetRequiredService<NpgsqlDataSource>();
+        Assert.True(new NpgsqlConnectionStringBuilder(pool.ConnectionString).NoResetOnClose);
+        var name = $"lock-test-{Guid.NewGuid():N}";
+        for (var i = 0; i < 3; i++)
+        {
+            await using var held = await AdvisoryLock.TryAcquireAsync(pool, name, default);
+            Assert.NotNull(held);
+            Assert.Null(await AdvisoryLock.TryAcquireAsync(app.Postgres, name, default));
+        }
+        // Another session takes it at once: no pooled session kept it.
+        await using var other = await AdvisoryLock.TryAcquireAsync(app.Postgres, name, default);
+        Assert.NotNull(other);
     }
 
     // Registered without an explicit queue, a recurring job runs on the queue of its method's [Queue].

@@ -50,15 +50,21 @@ public sealed class AdvisoryLock : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        var released = false;
         try
         {
             await using var unlock = new NpgsqlCommand(UnlockSql, _connection);
             unlock.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _name });
-            await unlock.ExecuteScalarAsync();
+            released = await unlock.ExecuteScalarAsync() is true;
         }
         finally
         {
-            // Should the unlock fail, the pool resets the session (and with it the lock) before reuse.
+            if (!released)
+            {
+                // Pooled sessions are not reset on return (see Extensions), so a session that may
+                // still hold the lock must not be reused: the pool closes it instead.
+                NpgsqlConnection.ClearPool(_connection);
+            }
             await _connection.DisposeAsync();
         }
     }
