@@ -37,7 +37,7 @@ public static class FeedsApi
 
 /// <summary>
 /// A feed page as a 200 <see cref="PostPage"/>, written from the posts' cached JSON: the same bytes
-/// the serializer would write for the page (FeedPageResultTests), without parsing or serializing any post.
+/// the serializer would write for the page (pinned by FeedReadTests), without parsing or serializing any post.
 /// </summary>
 public sealed class FeedPageResult(FeedPage page) : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
 {

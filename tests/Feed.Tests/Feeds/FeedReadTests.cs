@@ -201,7 +201,7 @@ public sealed class FeedReadTests(FeedApp app)
         Assert.InRange((await app.RedisDb.KeyTimeToLiveAsync(PostCache.Key(id)))!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
         Assert.Equal(item, Assert.Single((await reader.FeedPageAsync()).Items));
 
-        // A delete's tombstone is never replaced by a conversion.
+        // Deleting a post whose entry is of the earlier format tombstones it as before.
         await app.RedisDb.StringSetAsync(
             PostCache.Key(id), $$"""{"id":{{id}},"authorId":{{a.Id}},"body":"cached body","createdAt":"2026-01-02T03:04:05.123456+00:00"}""");
         Assert.Equal(HttpStatusCode.NoContent, (await a.Client.DeleteAsync($"/v1/posts/{post.Id}")).StatusCode);
