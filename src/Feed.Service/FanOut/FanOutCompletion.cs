@@ -23,20 +23,23 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres, FeedMetrics metr
             RETURNING id, kind, user_id, created_at)
         """ + StopMergingSql;
 
+    // $1: the rows, an array (one row or the one-batch rows of a burst).
     private const string CompleteSql = """
         WITH done AS (
-            UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL RETURNING id, kind, user_id, created_at)
+            UPDATE outbox SET completed_at = now() WHERE id = ANY($1) AND completed_at IS NULL RETURNING id, kind, user_id, created_at)
         """ + StopMergingSql;
 
     // A finished demotion stops the merge only if no other demotion of the author is still open: an
     // older one finishing after a re-promotion and a new demotion must not cut the new one short.
-    // Returns the row's kind and its lag (commit to done) when this call completed it.
+    // (The rows completed here still look open to this statement's snapshot, hence NOT IN done.)
+    // Returns each row's kind and its lag (commit to done) when this call completed it.
     private const string StopMergingSql = """
         , stop AS (
             UPDATE users u SET merge_timeline = u.is_celebrity
             FROM done
             WHERE done.kind = 5 AND u.id = done.user_id
-              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 5 AND o.user_id = done.user_id AND o.completed_at IS NULL AND o.id <> done.id))
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 5 AND o.user_id = done.user_id AND o.completed_at IS NULL
+                                AND o.id NOT IN (SELECT id FROM done)))
         SELECT kind, extract(epoch FROM clock_timestamp() - created_at)::float8 FROM done
         """;
 
@@ -56,10 +59,20 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres, FeedMetrics metr
     }
 
     /// <summary>Completes an outbox row whose work needed no batches (or was done in one step).</summary>
-    public async Task CompleteAsync(long outboxId, CancellationToken ct)
+    public Task CompleteAsync(long outboxId, CancellationToken ct) => CompleteAsync([outboxId], ct);
+
+    /// <summary>
+    /// Completes outbox rows whose work needed no batches (or was done in one step) in one statement,
+    /// one commit: the one-batch posts of a burst.
+    /// </summary>
+    public async Task CompleteAsync(long[] outboxIds, CancellationToken ct)
     {
+        if (outboxIds.Length == 0)
+        {
+            return;
+        }
         await using var cmd = postgres.CreateCommand(CompleteSql);
-        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
+        cmd.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = outboxIds });
         await RecordAsync(cmd, ct);
     }
 
@@ -67,16 +80,25 @@ public sealed class FanOutCompletion(NpgsqlDataSource postgres, FeedMetrics metr
     public static async Task CompleteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long outboxId, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(CompleteSql, connection, tx);
-        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = outboxId });
+        cmd.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [outboxId] });
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Records the fan-out lag of a post's outbox row that was just completed (by this class or elsewhere).</summary>
+    internal void Completed(Outbox.OutboxKind kind, double lagSeconds)
+    {
+        if (kind == Outbox.OutboxKind.PostCreated)
+        {
+            metrics.FanOutCompleted(TimeSpan.FromSeconds(lagSeconds));
+        }
     }
 
     private async Task RecordAsync(NpgsqlCommand complete, CancellationToken ct)
     {
         await using var reader = await complete.ExecuteReaderAsync(ct);
-        if (await reader.ReadAsync(ct) && reader.GetInt16(0) == (short)Outbox.OutboxKind.PostCreated)
+        while (await reader.ReadAsync(ct))
         {
-            metrics.FanOutCompleted(TimeSpan.FromSeconds(reader.GetDouble(1)));
+            Completed((Outbox.OutboxKind)reader.GetInt16(0), reader.GetDouble(1));
         }
     }
 }

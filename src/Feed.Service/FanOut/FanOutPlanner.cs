@@ -11,6 +11,11 @@ namespace Feed.FanOut;
 /// that fits in one batch — nearly every author — is written right here instead: a second
 /// Hangfire hop would cost more than the batch itself (docs/performance.md).
 /// </summary>
+/// <remarks>
+/// Posts reach it only with more than one batch of followers: <see cref="FanOutPostJob"/> sizes
+/// every audience in its triage statement and writes one-batch audiences itself. Demotions
+/// (<see cref="DemotedAuthorFanOutJob"/>) come here whatever their size.
+/// </remarks>
 public sealed class FanOutPlanner(
     NpgsqlDataSource postgres,
     IBackgroundJobClient jobs,

@@ -1,51 +1,56 @@
+using System.Collections.Concurrent;
 using System.ComponentModel;
+using System.Runtime.ExceptionServices;
 using Feed.Feeds;
 using Feed.Infrastructure.Hangfire;
 using Feed.Infrastructure.Telemetry;
 using Feed.Outbox;
-using Feed.Posts;
 using Hangfire;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Feed.FanOut;
 
 /// <summary>
 /// First step of a post's fan-out (or of its removal after a delete): decides once how the post
-/// reaches readers — pushed, or merged at read time for a celebrity author — and for pushed posts
-/// has the <see cref="FanOutPlanner"/> write one batch of followers itself, or enqueue one
-/// <see cref="FanOutBatchJob"/> per range of followers, so a large audience is served by every
-/// worker in parallel and a failure retries one batch.
+/// reaches readers — pushed, or merged at read time for a celebrity author — writes an audience of
+/// one batch itself with the <see cref="FanOutRangeWriter"/>, and has the <see cref="FanOutPlanner"/>
+/// enqueue one <see cref="FanOutBatchJob"/> per range of followers for a larger one, so a large
+/// audience is served by every worker in parallel and a failure retries one batch.
 /// </summary>
 /// <remarks>
-/// Idempotent: a second run starts a new generation of batches; only the newest generation
-/// completes the outbox row, and feed inserts ignore posts already present.
+/// <para>
+/// Set-based: a burst of posts (<see cref="RunManyAsync"/>) and a single post (<see cref="RunAsync"/>)
+/// take the same path — one read of the open outbox rows, the authors' timelines in one Redis round
+/// trip, then one statement (<see cref="PostFanOutTriage"/>) that decides every post, sizes every
+/// audience and completes every row needing nothing more (merged posts, authors without followers,
+/// posts deleted before their fan-out). What is left is written per post, and the one-batch rows are
+/// completed together in one more statement.
+/// </para>
+/// <para>
+/// Idempotent: feed inserts ignore posts already present, a post's delivery is decided once, a row is
+/// completed once (only the run that completes it records the fan-out lag), and a second run of a
+/// multi-batch post starts a new generation of batches of which only the newest completes the row.
+/// Completing a one-batch row without a generation is safe next to any other run of the same row:
+/// this run wrote to every follower its query saw, and a follower added after that query is
+/// backfilled by the follow's own job.
+/// </para>
 /// </remarks>
 public sealed class FanOutPostJob(
     NpgsqlDataSource postgres,
     AuthorTimelineStore timelines,
+    FanOutRangeWriter writer,
     FanOutPlanner planner,
     FanOutCompletion completion,
     IBackgroundJobClient jobs,
+    IOptions<FanOutOptions> options,
     FeedMetrics metrics,
     ILogger<FanOutPostJob> logger)
 {
-    /// <summary>Posts of one <see cref="RunManyAsync"/> job in flight at once.</summary>
+    /// <summary>Posts of one burst whose feed writes or batch planning run at once.</summary>
     private const int ManyConcurrency = 4;
 
-    // Decides the strategy once: the first fan-out run fixes it from the author's current status.
-    private const string DecideSql = """
-        WITH decided AS (
-            UPDATE posts p SET delivery = CASE WHEN u.is_celebrity THEN 2 ELSE 1 END
-            FROM users u
-            WHERE p.id = $1 AND u.id = p.author_id AND p.delivery = 0
-            RETURNING p.delivery)
-        SELECT delivery FROM decided
-        UNION ALL
-        SELECT delivery FROM posts WHERE id = $1 AND delivery <> 0
-        """;
-
-    // A fresh statement, so a fresh snapshot: sees a decision committed while DecideSql waited for the row.
-    private const string DecidedSql = "SELECT delivery FROM posts WHERE id = $1";
+    private readonly int _batchSize = options.Value.BatchSize;
 
     [Queue(JobQueues.FanOut)]
     [DisplayName("Fan out post {0}")]
@@ -53,74 +58,139 @@ public sealed class FanOutPostJob(
     public async Task RunAsync(long postId, long outboxId, CancellationToken ct)
     {
         metrics.PostFanOutRun();
-        if (await FanOutRow.LoadOpenAsync(postgres, outboxId, ct) is not { } row)
+        if (await FanOutAsync([outboxId], ct) is [var failure, ..])
         {
-            return; // unknown or already done
+            ExceptionDispatchInfo.Throw(failure.Error);
         }
-        var authorId = row.AuthorId;
-        if (row.Kind == OutboxKind.PostCreated)
-        {
-            if (row.PostDeleted)
-            {
-                await completion.CompleteAsync(outboxId, ct);
-                return;
-            }
-            // The API wrote the timeline after commit; this repeats it in case that write was lost.
-            await timelines.AddAsync(authorId, [postId]);
-        }
-
-        var delivery = await DecideAsync(postId, ct);
-        if (delivery != PostDelivery.Pushed)
-        {
-            // Merged at read time from the author's timeline: nothing to push or remove.
-            await completion.CompleteAsync(outboxId, ct);
-            return;
-        }
-        await planner.PlanAsync(outboxId, row.Kind, authorId, postId, ct);
     }
 
     /// <summary>
-    /// The posts that piled up in the dispatcher during a burst, in one job (a few at a time). A post
-    /// that fails gets a job of its own, retried on its own; the others are done.
+    /// The posts that piled up in the dispatcher during a burst, in one job: the Postgres work of all
+    /// of them in two statements (three when some have one batch of followers). A post that fails gets
+    /// a job of its own, retried on its own; the others are done.
     /// </summary>
     [Queue(JobQueues.FanOut)]
     [DisplayName("Fan out a burst of posts")]
     [AutomaticRetry(Attempts = 10)]
     public async Task RunManyAsync(long[] postIds, long[] outboxIds, CancellationToken ct)
     {
-        var failed = new System.Collections.Concurrent.ConcurrentQueue<int>();
-        await Parallel.ForEachAsync(Enumerable.Range(0, postIds.Length), new ParallelOptions { MaxDegreeOfParallelism = ManyConcurrency, CancellationToken = ct },
-            async (i, token) =>
-            {
-                try
-                {
-                    await RunAsync(postIds[i], outboxIds[i], token);
-                }
-                catch (Exception ex) when (!token.IsCancellationRequested)
-                {
-                    logger.LogWarning(ex, "Fan-out of post {PostId} (outbox {OutboxId}) failed in a burst job; it is retried in a job of its own", postIds[i], outboxIds[i]);
-                    failed.Enqueue(i);
-                }
-            });
-        foreach (var i in failed)
+        ArgumentOutOfRangeException.ThrowIfNotEqual(outboxIds.Length, postIds.Length, nameof(outboxIds));
+        metrics.PostFanOutRun(postIds.Length);
+        var postOf = new Dictionary<long, long>(outboxIds.Length);
+        for (var i = 0; i < outboxIds.Length; i++)
         {
-            var (postId, outboxId) = (postIds[i], outboxIds[i]);
+            postOf.TryAdd(outboxIds[i], postIds[i]);
+        }
+        foreach (var (outboxId, error) in await FanOutAsync([.. postOf.Keys], ct))
+        {
+            var postId = postOf[outboxId];
+            logger.LogWarning(error, "Fan-out of post {PostId} (outbox {OutboxId}) failed in a burst job; it is retried in a job of its own", postId, outboxId);
             jobs.Enqueue<FanOutPostJob>(job => job.RunAsync(postId, outboxId, CancellationToken.None));
         }
     }
 
-    private async Task<PostDelivery> DecideAsync(long postId, CancellationToken ct)
+    /// <summary>Fans out the post work of <paramref name="outboxIds"/> (distinct ids).</summary>
+    /// <returns>The rows whose work failed (still open, or open again on the next run), with the error.</returns>
+    private async Task<List<(long OutboxId, Exception Error)>> FanOutAsync(long[] outboxIds, CancellationToken ct)
     {
-        await using var decide = postgres.CreateCommand(DecideSql);
-        decide.Parameters.Add(new NpgsqlParameter<long> { TypedValue = postId });
-        if (await decide.ExecuteScalarAsync(ct) is short decided)
+        var failed = new List<(long, Exception)>();
+        List<OpenPostRow> open;
+        try
         {
-            return (PostDelivery)decided;
+            open = await PostFanOutTriage.LoadOpenAsync(postgres, outboxIds, ct);
         }
-        // Another run of this job decided while this one waited for the post row: the update then
-        // skips the row, and the statement's snapshot, older than that decision, does not show it.
-        await using var decidedMeanwhile = postgres.CreateCommand(DecidedSql);
-        decidedMeanwhile.Parameters.Add(new NpgsqlParameter<long> { TypedValue = postId });
-        return (PostDelivery)(short)(await decidedMeanwhile.ExecuteScalarAsync(ct))!;
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            return [.. outboxIds.Select(id => (id, ex))];
+        }
+        if (open.Count == 0)
+        {
+            return failed; // unknown or already done
+        }
+
+        // The API wrote the timeline after commit; this repeats it in case that write was lost, one
+        // script call per author, all in one round trip. It precedes the triage, which may complete
+        // the row: a post whose timeline write failed stays open for its retry.
+        var timelineFailed = await AddToTimelinesAsync(open, ct);
+        failed.AddRange(timelineFailed);
+        long[] ready = [.. open.Select(r => r.OutboxId).Except(timelineFailed.Select(f => f.OutboxId))];
+        if (ready.Length == 0)
+        {
+            return failed;
+        }
+
+        TriageResult triage;
+        try
+        {
+            triage = await PostFanOutTriage.TriageAsync(postgres, ready, _batchSize, ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            failed.AddRange(ready.Select(id => (id, ex)));
+            return failed;
+        }
+        foreach (var row in triage.Completed)
+        {
+            completion.Completed(row.Kind, row.LagSeconds);
+        }
+        if (triage.Work.Count == 0)
+        {
+            return failed;
+        }
+
+        // Each post's followers: one batch written here, several planned as batch jobs.
+        var written = new ConcurrentQueue<long>();
+        var workFailed = new ConcurrentQueue<(long, Exception)>();
+        await Parallel.ForEachAsync(triage.Work, new ParallelOptions { MaxDegreeOfParallelism = ManyConcurrency, CancellationToken = ct },
+            async (work, token) =>
+            {
+                try
+                {
+                    if (work.SeveralBatches)
+                    {
+                        await planner.PlanAsync(work.OutboxId, work.Kind, work.AuthorId, work.PostId, token);
+                    }
+                    else
+                    {
+                        await writer.ApplyAsync(new FanOutRow(work.Kind, work.AuthorId, PostDeleted: false), work.PostId, 0, long.MaxValue, token);
+                        written.Enqueue(work.OutboxId);
+                    }
+                }
+                catch (Exception ex) when (!token.IsCancellationRequested)
+                {
+                    workFailed.Enqueue((work.OutboxId, ex));
+                }
+            });
+        failed.AddRange(workFailed);
+        try
+        {
+            await completion.CompleteAsync([.. written], ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            failed.AddRange(written.Select(id => (id, ex)));
+        }
+        return failed;
+    }
+
+    /// <summary>Adds the live posts of <paramref name="open"/>'s PostCreated rows to their authors' timelines.</summary>
+    /// <returns>The rows whose timeline write failed.</returns>
+    private async Task<List<(long OutboxId, Exception Error)>> AddToTimelinesAsync(List<OpenPostRow> open, CancellationToken ct)
+    {
+        var byAuthor = open.Where(r => r.Kind == OutboxKind.PostCreated && !r.PostDeleted).GroupBy(r => r.AuthorId).ToList();
+        var writes = byAuthor.Select(g => timelines.AddAsync(g.Key, [.. g.Select(r => r.PostId)])).ToList();
+        var failed = new List<(long, Exception)>();
+        for (var i = 0; i < writes.Count; i++)
+        {
+            try
+            {
+                await writes[i];
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                failed.AddRange(byAuthor[i].Select(r => (r.OutboxId, ex)));
+            }
+        }
+        return failed;
     }
 }

@@ -64,7 +64,8 @@ public sealed class FeedMetrics
 
     public void FeedInserts(int count) => _feedInserts.Add(count);
 
-    public void PostFanOutRun() => _postFanOuts.Add(1);
+    /// <summary>Counts runs of posts' fan-out: one per post, also for each post of a burst job.</summary>
+    public void PostFanOutRun(int posts = 1) => _postFanOuts.Add(posts);
 
     public void JobFinished(string queue, string job, bool succeeded, TimeSpan duration)
     {
