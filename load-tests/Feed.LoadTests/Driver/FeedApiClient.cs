@@ -72,6 +72,26 @@ public sealed class FeedApiClient : IDisposable
             ?? throw new InvalidDataException("The feed response is empty.");
     }
 
+    /// <summary>
+    /// <c>GET /v1/feed?limit=</c> as a load generator sends it: the whole response is read and its
+    /// shape checked, but its posts are not deserialized — the same client work as the trivial
+    /// endpoint's, so a capacity comparison measures the service, not the driver's JSON parser
+    /// (which shares the machine's cores).
+    /// </summary>
+    public async Task ReadFeedAsync(string token, int limit, CancellationToken ct)
+    {
+        using var request = Authorized(HttpMethod.Get, string.Create(CultureInfo.InvariantCulture, $"/v1/feed?limit={limit}"), token);
+        using var response = await Http.SendAsync(request, ct);
+        EnsureSuccess(response, "GET /v1/feed");
+        var body = await response.Content.ReadAsByteArrayAsync(ct);
+        if (!body.AsSpan().StartsWith(FeedPageStart) || body[^1] != (byte)'}')
+        {
+            throw new InvalidDataException("The feed response is not a feed page.");
+        }
+    }
+
+    private static ReadOnlySpan<byte> FeedPageStart => """{"items":["""u8;
+
     /// <summary><c>POST /v1/posts</c>, by default with an <c>Idempotency-Key</c>, as a careful client sends it.</summary>
     /// <returns>The new post's id.</returns>
     public async Task<long> CreatePostAsync(string token, string body, CancellationToken ct, bool idempotencyKey = true)

@@ -27,7 +27,7 @@ public sealed class ReadMixScenario : Scenario
     {
         _probe = new FanOutLagProbe(context, Name);
         var read = new Step("read feed", async ct =>
-            await context.Api.GetFeedAsync(context.Tokens.For(ScenarioContext.Pick(context.ActiveUsers)), context.Settings.FeedLimit, ct));
+            await context.Api.ReadFeedAsync(context.Tokens.For(ScenarioContext.Pick(context.ActiveUsers)), context.Settings.FeedLimit, ct));
         var post = PostStep.Create(context, () => ScenarioContext.Pick(context.ActiveUsers), _probe);
         _mix = new StepMix(
             (read, 0.90),

@@ -177,7 +177,7 @@ public sealed class TargetSession
     }
 
     private Func<CancellationToken, Task> ReadAs(long[] readers) =>
-        ct => _api.GetFeedAsync(_tokens.For(ScenarioContext.Pick(readers)), FeedLimit, ct);
+        ct => _api.ReadFeedAsync(_tokens.For(ScenarioContext.Pick(readers)), FeedLimit, ct);
 
     // ------------------------------------------------------------------ writes
 
