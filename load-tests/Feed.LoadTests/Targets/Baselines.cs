@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Feed.LoadTests.Driver;
+using Feed.LoadTests.Reporting;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -39,6 +41,52 @@ public sealed partial class Baselines(NpgsqlDataSource postgres, IConnectionMult
     /// </summary>
     public async Task<PgBenchResult> PgBenchPostAsync(long authorId, int clients, TimeSpan duration, CancellationToken ct)
     {
+        var output = await RunPgBenchAsync(authorId, clients, duration, [], ct);
+        var tps = Number(TpsPattern().Match(output), "pgbench tps", output);
+        var latency = Number(LatencyPattern().Match(output), "pgbench latency", output);
+        return new PgBenchResult(tps, latency);
+    }
+
+    /// <summary>
+    /// The same transaction at a fixed arrival rate (<c>pgbench -R</c>), each transaction's latency
+    /// taken from its scheduled start, as the load driver measures a request from its intended send
+    /// time: what the database alone takes at the rate the post latency target is measured at.
+    /// </summary>
+    public async Task<LatencySummary> PgBenchPostLatencyAsync(long authorId, int clients, double rate, TimeSpan duration, CancellationToken ct)
+    {
+        var logs = Directory.CreateTempSubdirectory("feed-pgbench-log-");
+        try
+        {
+            await RunPgBenchAsync(authorId, clients, duration,
+                ["-R", rate.ToString("0.#", CultureInfo.InvariantCulture), "-l", "--log-prefix", Path.Combine(logs.FullName, "tx")], ct);
+            var histogram = Histograms.Create();
+            foreach (var file in logs.EnumerateFiles("tx*"))
+            {
+                foreach (var line in await File.ReadAllLinesAsync(file.FullName, ct))
+                {
+                    // client_id transaction_no time script_no time_epoch time_us schedule_lag (microseconds)
+                    var fields = line.Split(' ');
+                    if (fields.Length >= 7 && long.TryParse(fields[2], CultureInfo.InvariantCulture, out var time) &&
+                        long.TryParse(fields[6], CultureInfo.InvariantCulture, out var lag))
+                    {
+                        histogram.RecordValue(Math.Clamp(time + lag, 1, Histograms.HighestMicros));
+                    }
+                }
+            }
+            if (histogram.TotalCount == 0)
+            {
+                throw new InvalidOperationException("pgbench logged no transaction.");
+            }
+            return LatencySummary.From(histogram);
+        }
+        finally
+        {
+            logs.Delete(recursive: true);
+        }
+    }
+
+    private async Task<string> RunPgBenchAsync(long authorId, int clients, TimeSpan duration, string[] extra, CancellationToken ct)
+    {
         if (_script is null)
         {
             await using (var cmd = postgres.CreateCommand(CreateBenchTablesSql))
@@ -54,15 +102,12 @@ public sealed partial class Baselines(NpgsqlDataSource postgres, IConnectionMult
 
                 """), ct);
         }
-        var output = await RunAsync("pgbench",
+        return await RunAsync("pgbench",
             ["-h", _pg.Host!, "-p", _pg.Port.ToString(CultureInfo.InvariantCulture), "-U", _pg.Username!, "-n", "-M", "prepared",
              "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2",
              "-T", Math.Max(1, (int)Math.Round(duration.TotalSeconds)).ToString(CultureInfo.InvariantCulture),
-             "-f", _script, _pg.Database!],
+             .. extra, "-f", _script, _pg.Database!],
             new Dictionary<string, string> { ["PGPASSWORD"] = _pg.Password ?? "" }, ct);
-        var tps = Number(TpsPattern().Match(output), "pgbench tps", output);
-        var latency = Number(LatencyPattern().Match(output), "pgbench latency", output);
-        return new PgBenchResult(tps, latency);
     }
 
     /// <summary>

@@ -69,7 +69,6 @@ public sealed class HomeFeedReader(
         }
 
         var merged = reader.Merged;
-        var following = reader.Following;
         var page = new List<CachedPost>(limit + 1);
         var round = 0;
         while (page.Count <= limit)
@@ -146,7 +145,7 @@ public sealed class HomeFeedReader(
             }
             foreach (var id in candidates)
             {
-                if (hydrated.TryGetValue(id, out var post) && (post.AuthorId == userId || following.Contains(post.AuthorId)))
+                if (hydrated.TryGetValue(id, out var post) && (post.AuthorId == userId || reader.Follows(post.AuthorId)))
                 {
                     page.Add(post);
                 }
@@ -258,19 +257,28 @@ public sealed class HomeFeedReader(
         ReaderGraph? graph = null;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
+            DateTimeOffset? lastRead = null;
+            var following = new List<long>();
+            var merged = new List<long>();
             while (await reader.ReadAsync(ct))
             {
-                graph ??= new ReaderGraph(generation ?? -1, reader.GetFieldValue<DateTimeOffset>(0), [], []);
+                lastRead ??= reader.GetFieldValue<DateTimeOffset>(0);
                 if (reader.IsDBNull(1))
                 {
                     continue;
                 }
                 var followee = reader.GetInt64(1);
-                graph.Following.Add(followee);
+                following.Add(followee);
                 if (reader.GetBoolean(2))
                 {
-                    graph.Merged.Add(followee);
+                    merged.Add(followee);
                 }
+            }
+            if (lastRead is { } at)
+            {
+                long[] sorted = [.. following];
+                Array.Sort(sorted);
+                graph = new ReaderGraph(generation ?? -1, at, sorted, merged);
             }
         }
         if (graph is not null && generation is not null)

@@ -12,6 +12,25 @@ public sealed class FeedReadTests(FeedApp app)
     private FeedStore Feeds => app.Services.GetRequiredService<FeedStore>();
 
     [Fact]
+    public async Task Cached_reader_graph_answers_follows_whatever_order_its_entry_was_written_in()
+    {
+        // Entries written before followees were stored in ascending order hold them in any order.
+        var graphs = app.Services.GetRequiredService<ReaderGraphCache>();
+        var userId = (await app.CreateUserAsync("graph")).Id;
+        var (_, generation) = await graphs.GetAsync(userId);
+        await graphs.SetAsync(userId, new ReaderGraph(generation, DateTimeOffset.UtcNow, [900, 12, 5_000_000_000, 7, 31], [31]));
+
+        var (cached, _) = await graphs.GetAsync(userId);
+
+        Assert.NotNull(cached);
+        Assert.Equal([7L, 12, 31, 900, 5_000_000_000], cached.Following);
+        Assert.All(new long[] { 7, 12, 31, 900, 5_000_000_000 }, id => Assert.True(cached.Follows(id), $"follows {id}"));
+        Assert.All(new long[] { 0, 8, 30, 901, 5_000_000_001 }, id => Assert.False(cached.Follows(id), $"does not follow {id}"));
+        Assert.Equal([31L], cached.Merged);
+        await graphs.InvalidateAsync(userId);
+    }
+
+    [Fact]
     public async Task Paging_returns_every_item_exactly_once_newest_first()
     {
         var reader = await app.CreateUserAsync("reader");
