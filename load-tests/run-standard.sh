@@ -6,14 +6,14 @@
 #
 #   load-tests/run-standard.sh [--users N] [--celebrity-threshold N] [--no-targets | --targets-only] [run options...]
 #
-#   --users N                 users to seed (default 20000; the seed command alone defaults to 100000)
+#   --users N                 users to seed (default 16000; the seed command alone defaults to 100000)
 #   --celebrity-threshold N   the service's FanOut:CelebrityThreshold for this run, also given to the
 #                             seeder and the targets (default 12000, above the targets' 10,000-follower
 #                             author; half the users when there are too few for it)
 #   --no-targets              scenarios only
 #   --targets-only            targets only (no seeding, no scenarios: the targets load their own fixture)
 #   anything else             goes to `Feed.LoadTests run --standard`, after the short defaults
-#                             (--duration 15s --warmup 5s), e.g. --rate 300 --duration 60s
+#                             (--duration 10s --warmup 3s), e.g. --rate 300 --duration 60s
 #
 # WARNING: it reseeds the development database (feed on 127.0.0.1:55432): the users, follows and
 # posts in it are deleted. Results go to load-tests/results/<timestamp>/, the service's log next
@@ -30,7 +30,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 log() { printf '[run-standard] %s\n' "$*" >&2; }
 
-USERS=20000
+USERS=16000
 THRESHOLD=""
 SCENARIOS=1
 TARGETS=1
@@ -58,8 +58,8 @@ has_option() { # name: whether the run arguments already set it
   done
   return 1
 }
-has_option --duration || RUN_ARGS+=(--duration 15s)
-has_option --warmup || RUN_ARGS+=(--warmup 5s)
+has_option --duration || RUN_ARGS+=(--duration 10s)
+has_option --warmup || RUN_ARGS+=(--warmup 3s)
 
 STARTED=$SECONDS
 bash "$ROOT/scripts/deps.sh"

@@ -205,7 +205,7 @@ public sealed partial class TargetSession
         var half = Median(read) / 2;
         var latency = await LatencyAsync("read feed", ReadAs(_graph.Readers5), half, ct);
         // The same rate on the trivial endpoint: the machine's own tail (scheduling, the client) at that rate.
-        var floor = await LatencyAsync("trivial", _api.CheckLiveAsync, half, ct);
+        var floor = await LatencyAsync("trivial", _api.CheckLiveAsync, half, ct, _settings.Duration);
         Add("Feed read p99 at half that rate", "≤ 10 ms",
             $"p99 {Format.Ms(latency.P99)} at {half:0}/s (p50 {Format.Ms(latency.P50)}, max {Format.Ms(latency.Max)})",
             $"trivial endpoint at the same rate: p99 {Format.Ms(floor.P99)} (p50 {Format.Ms(floor.P50)})",
@@ -262,7 +262,7 @@ public sealed partial class TargetSession
         var half = Median(posts) / 2;
         var latency = await LatencyAsync("post", Post, half, ct);
         // What the database alone takes for the same transaction at the same rate and clients: the floor under a post's latency.
-        var floor = await baselines.PgBenchPostLatencyAsync(_graph.Writers[0], _settings.Concurrency, half, _settings.Duration * 2, ct);
+        var floor = await baselines.PgBenchPostLatencyAsync(_graph.Writers[0], _settings.Concurrency, half, _settings.Duration, ct);
         _console.WriteLine($"   pgbench at {half:0}/s: p50 {Format.Ms(floor.P50)}, p99 {Format.Ms(floor.P99)}");
         Add("Post write p99 at half that rate", "≤ 25 ms",
             $"p99 {Format.Ms(latency.P99)} at {half:0}/s (p50 {Format.Ms(latency.P50)}, max {Format.Ms(latency.Max)})",
@@ -527,11 +527,12 @@ public sealed partial class TargetSession
         return step.Latency.TotalCount / _settings.Duration.TotalSeconds;
     }
 
-    /// <summary>Latencies of an open-model run at <paramref name="rate"/> for twice the capacity runs' duration.</summary>
-    private async Task<LatencySummary> LatencyAsync(string name, Func<CancellationToken, Task> action, double rate, CancellationToken ct)
+    /// <summary>Latencies of an open-model run at <paramref name="rate"/> for <paramref name="duration"/> (twice the capacity runs' by default).</summary>
+    private async Task<LatencySummary> LatencyAsync(
+        string name, Func<CancellationToken, Task> action, double rate, CancellationToken ct, TimeSpan? duration = null)
     {
         var statistics = await _runner.RunAsync(new StepWorkload(name, action),
-            new LoadProfile(new OpenModel(Math.Max(1, rate)), _settings.WarmUp, _settings.Duration * 2), ct);
+            new LoadProfile(new OpenModel(Math.Max(1, rate)), _settings.WarmUp, duration ?? _settings.Duration * 2), ct);
         var step = statistics.Steps[0];
         FailOnErrors(name, step);
         return LatencySummary.From(step.Latency);

@@ -7,7 +7,7 @@ public sealed record TargetSettings
 {
     public const int DefaultRounds = 3;
     public const int DefaultDurationSeconds = 5;
-    public const int DefaultWarmUpSeconds = 2;
+    public const int DefaultWarmUpSeconds = 1;
     public const int DefaultConcurrency = 32;
     public const int DefaultCelebrityThreshold = 12_000;
     public const int DefaultWriters = 3_000;
