@@ -237,9 +237,10 @@ public sealed class HomeFeedReader(
     private async Task<ReaderGraph?> LoadReaderAsync(long userId, CancellationToken ct)
     {
         long? generation = null;
+        long version = 0;
         try
         {
-            var (cached, current) = await graphs.GetAsync(userId);
+            (var cached, var current, version) = await graphs.GetAsync(userId);
             if (cached is not null)
             {
                 return cached;
@@ -251,7 +252,8 @@ public sealed class HomeFeedReader(
             logger.LogDebug(ex, "Reader graph cache unavailable; reading the graph of {UserId} from Postgres", userId);
         }
 
-        // The generation was read before this query: a promotion committed meanwhile makes the entry stale at once.
+        // The generation and version were read before this query: a promotion, follow or unfollow committed
+        // meanwhile makes the entry stale at once, even if it is cached after the invalidation.
         await using var cmd = postgres.CreateCommand(ReaderSql);
         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = userId });
         ReaderGraph? graph = null;
@@ -278,7 +280,7 @@ public sealed class HomeFeedReader(
             {
                 long[] sorted = [.. following];
                 Array.Sort(sorted);
-                graph = new ReaderGraph(generation ?? -1, at, sorted, merged);
+                graph = new ReaderGraph(generation ?? -1, at, sorted, merged) { Version = version };
             }
         }
         if (graph is not null && generation is not null)

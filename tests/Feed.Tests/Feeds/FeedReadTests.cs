@@ -17,10 +17,10 @@ public sealed class FeedReadTests(FeedApp app)
         // Entries written before followees were stored in ascending order hold them in any order.
         var graphs = app.Services.GetRequiredService<ReaderGraphCache>();
         var userId = (await app.CreateUserAsync("graph")).Id;
-        var (_, generation) = await graphs.GetAsync(userId);
-        await graphs.SetAsync(userId, new ReaderGraph(generation, DateTimeOffset.UtcNow, [900, 12, 5_000_000_000, 7, 31], [31]));
+        var (_, generation, version) = await graphs.GetAsync(userId);
+        await graphs.SetAsync(userId, new ReaderGraph(generation, DateTimeOffset.UtcNow, [900, 12, 5_000_000_000, 7, 31], [31]) { Version = version });
 
-        var (cached, _) = await graphs.GetAsync(userId);
+        var (cached, _, _) = await graphs.GetAsync(userId);
 
         Assert.NotNull(cached);
         Assert.Equal([7L, 12, 31, 900, 5_000_000_000], cached.Following);
@@ -28,6 +28,26 @@ public sealed class FeedReadTests(FeedApp app)
         Assert.All(new long[] { 0, 8, 30, 901, 5_000_000_001 }, id => Assert.False(cached.Follows(id), $"does not follow {id}"));
         Assert.Equal([31L], cached.Merged);
         await graphs.InvalidateAsync(userId);
+    }
+
+    [Fact]
+    public async Task Reader_graph_cached_by_a_read_that_started_before_an_invalidation_is_not_used()
+    {
+        // A read loads the graph (stamped with the counters it read first), a follow invalidates, and
+        // only then does the slow read cache what it loaded: that entry must never be served.
+        var graphs = app.Services.GetRequiredService<ReaderGraphCache>();
+        var userId = (await app.CreateUserAsync("slowread")).Id;
+        var (_, generation, version) = await graphs.GetAsync(userId);
+
+        await graphs.InvalidateAsync(userId);
+        await graphs.SetAsync(userId, new ReaderGraph(generation, DateTimeOffset.UtcNow, [1, 2], []) { Version = version });
+        var (stale, _, now) = await graphs.GetAsync(userId);
+
+        Assert.Null(stale);
+        Assert.Equal(version + 1, now);
+        await graphs.SetAsync(userId, new ReaderGraph(generation, DateTimeOffset.UtcNow, [1, 2, 3], []) { Version = now });
+        var (fresh, _, _) = await graphs.GetAsync(userId);
+        Assert.Equal([1L, 2, 3], fresh!.Following);
     }
 
     [Fact]
