@@ -165,9 +165,9 @@ public sealed partial class TargetSession
     }
 
     /// <summary>JIT time share of a warm-up round under which the service counts as warm.</summary>
-    private const double JitQuietShare = 0.01;
+    private const double JitQuietShare = 0.02;
 
-    private const int MaxWarmUpRounds = 6;
+    private const int MaxWarmUpRounds = 5;
 
     /// <summary>The first service process's total JIT compilation time (s), from its Prometheus metrics; null when it has none.</summary>
     private async Task<double?> JitSecondsAsync(CancellationToken ct)
