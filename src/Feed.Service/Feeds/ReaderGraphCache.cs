@@ -80,23 +80,43 @@ public sealed class ReaderGraphCache(IConnectionMultiplexer redis, RedisTopology
     /// <summary>Makes every cached entry stale: an author's posts now have to be merged at read time.</summary>
     public Task BumpGenerationAsync() => _db.StringIncrementAsync(GenerationKey);
 
-    // Layout: generation, version, last read (UTC ticks), then per followee its id and a merge flag.
+    // Layout: generation, version, last read (UTC ticks), then per followee, in ascending order, its
+    // id and a merge flag. The order is established here, on the rare write, so that a read can
+    // take the ids as they come.
     private const int Header = 24;
 
     private static byte[] Encode(ReaderGraph graph)
     {
-        var bytes = new byte[Header + (graph.Following.Length * 9)];
+        var following = graph.Following;
+        if (!IsAscending(following))
+        {
+            following = [.. following];
+            Array.Sort(following);
+        }
+        var bytes = new byte[Header + (following.Length * 9)];
         BinaryPrimitives.WriteInt64LittleEndian(bytes, graph.Generation);
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(8), graph.Version);
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(16), graph.LastFeedReadAt.UtcTicks);
         var at = Header;
-        foreach (var followee in graph.Following)
+        foreach (var followee in following)
         {
             BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(at), followee);
             bytes[at + 8] = graph.Merged.Contains(followee) ? (byte)1 : (byte)0;
             at += 9;
         }
         return bytes;
+    }
+
+    private static bool IsAscending(long[] ids)
+    {
+        for (var i = 1; i < ids.Length; i++)
+        {
+            if (ids[i - 1] >= ids[i])
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <returns>The graph, or null for anything else (an entry of the earlier 16-byte header never fits this layout).</returns>
@@ -108,20 +128,14 @@ public sealed class ReaderGraphCache(IConnectionMultiplexer redis, RedisTopology
         }
         var following = new long[(bytes.Length - Header) / 9];
         var merged = new List<long>();
-        var sorted = true;
         for (int at = Header, i = 0; at < bytes.Length; at += 9, i++)
         {
             var followee = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(at));
             following[i] = followee;
-            sorted &= i == 0 || following[i - 1] < followee;
             if (bytes[at + 8] == 1)
             {
                 merged.Add(followee);
             }
-        }
-        if (!sorted)
-        {
-            Array.Sort(following);
         }
         return new ReaderGraph(
             BinaryPrimitives.ReadInt64LittleEndian(bytes),

@@ -14,7 +14,7 @@ public sealed class FeedReadTests(FeedApp app)
     [Fact]
     public async Task Cached_reader_graph_answers_follows_whatever_order_its_entry_was_written_in()
     {
-        // Entries written before followees were stored in ascending order hold them in any order.
+        // A graph handed to the cache in any order is stored, and read back, in ascending order.
         var graphs = app.Services.GetRequiredService<ReaderGraphCache>();
         var userId = (await app.CreateUserAsync("graph")).Id;
         var (_, generation, version) = await graphs.GetAsync(userId);
