@@ -74,9 +74,7 @@ public sealed class FanOutBurstCostTests(FeedApp app, ITestOutputHelper output)
         var outboxIds = new long[authors.Count];
         for (var i = 0; i < authors.Count; i++)
         {
-            postIds[i] = await app.ScalarAsync<long>("INSERT INTO posts (author_id, body) VALUES ($1, 'burst') RETURNING id", authors[i].Id);
-            outboxIds[i] = await app.ScalarAsync<long>(
-                "INSERT INTO outbox (kind, post_id, next_attempt_at) VALUES (1, $1, now() + interval '1 hour') RETURNING id", postIds[i]);
+            (postIds[i], outboxIds[i]) = await app.InsertUnpublishedPostAsync(authors[i].Id);
         }
 
         var traceId = ActivityTraceId.CreateRandom();

@@ -70,9 +70,9 @@ public sealed class FanOutBurstTests(FeedApp app)
         var author = await app.CreateUserAsync("author");
         var fans = await app.CreateFansAsync(author, 2);
         await app.DrainAsync(); // the follows' backfills, before the post exists
-        var (postId, createdRow) = await UnpublishedPostAsync(author);
+        var (postId, createdRow) = await app.InsertUnpublishedPostAsync(author.Id);
         await app.ExecuteAsync("UPDATE posts SET deleted_at = now() WHERE id = $1", postId);
-        var removalRow = await OutboxRowAsync(2, postId);
+        var removalRow = await app.InsertOutboxRowAsync(2, postId);
 
         // Both rows of the post in one burst, as the dispatcher may hand them over together.
         await RunJobAsync(job => job.RunManyAsync([postId, postId], [createdRow, removalRow], CancellationToken.None));
@@ -93,8 +93,8 @@ public sealed class FanOutBurstTests(FeedApp app)
         var author = await app.CreateUserAsync("author");
         var fans = await app.CreateFansAsync(author, 2);
         await app.DrainAsync();
-        var (postId, outboxId) = await UnpublishedPostAsync(author);
-        var (otherPost, otherRow) = await UnpublishedPostAsync(author);
+        var (postId, outboxId) = await app.InsertUnpublishedPostAsync(author.Id);
+        var (otherPost, otherRow) = await app.InsertUnpublishedPostAsync(author.Id);
 
         // Another run decides "merged" (the author was a celebrity when it looked) and has not
         // committed yet; the burst's statement waits for the post row, then must keep that decision
@@ -107,7 +107,7 @@ public sealed class FanOutBurstTests(FeedApp app)
             await decide.ExecuteNonQueryAsync();
         }
         var burst = RunJobAsync(job => job.RunManyAsync([postId, otherPost], [outboxId, otherRow], CancellationToken.None));
-        await WaitForLockWaitersAsync(1);
+        await app.WaitForLockWaitersAsync(1);
         await tx.CommitAsync();
         await burst;
 
@@ -119,21 +119,6 @@ public sealed class FanOutBurstTests(FeedApp app)
         {
             Assert.Equal(new[] { otherPost }, await Feeds.GetAllAsync(fan.Id));
         }
-    }
-
-    /// <summary>Waits until <paramref name="count"/> statements of this database wait for a row lock.</summary>
-    private async Task WaitForLockWaitersAsync(int count)
-    {
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            if (await app.ScalarAsync<long>(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") >= count)
-            {
-                return;
-            }
-            await Task.Delay(25);
-        }
-        Assert.Fail($"{count} runs never waited for the post row.");
     }
 
     /// <summary>The burst's cases, arranged so that nothing but the test runs their fan-out.</summary>
@@ -152,22 +137,22 @@ public sealed class FanOutBurstTests(FeedApp app)
         await app.DrainAsync(); // the follows' backfills, before any of the posts exists
 
         // An earlier post of the small author, pushed, then deleted: its removal is part of the burst.
-        var (removedPost, removedCreated) = await UnpublishedPostAsync(small);
+        var (removedPost, removedCreated) = await app.InsertUnpublishedPostAsync(small.Id);
         await RunJobAsync(job => job.RunAsync(removedPost, removedCreated, CancellationToken.None));
         foreach (var fan in smallFans)
         {
             Assert.Contains(removedPost, await Feeds.GetAllAsync(fan.Id));
         }
         await app.ExecuteAsync("UPDATE posts SET deleted_at = now() WHERE id = $1", removedPost);
-        var removal = await OutboxRowAsync(2, removedPost);
+        var removal = await app.InsertOutboxRowAsync(2, removedPost);
 
-        var (alonePost, aloneRow) = await UnpublishedPostAsync(alone);
-        var (smallPost, smallRow) = await UnpublishedPostAsync(small);
-        var (largePost, largeRow) = await UnpublishedPostAsync(large);
-        var (celebrityPost, celebrityRow) = await UnpublishedPostAsync(celebrity);
-        var (deletedPost, deletedRow) = await UnpublishedPostAsync(small);
+        var (alonePost, aloneRow) = await app.InsertUnpublishedPostAsync(alone.Id);
+        var (smallPost, smallRow) = await app.InsertUnpublishedPostAsync(small.Id);
+        var (largePost, largeRow) = await app.InsertUnpublishedPostAsync(large.Id);
+        var (celebrityPost, celebrityRow) = await app.InsertUnpublishedPostAsync(celebrity.Id);
+        var (deletedPost, deletedRow) = await app.InsertUnpublishedPostAsync(small.Id);
         await app.ExecuteAsync("UPDATE posts SET deleted_at = now() WHERE id = $1", deletedPost);
-        var (donePost, doneRow) = await UnpublishedPostAsync(small);
+        var (donePost, doneRow) = await app.InsertUnpublishedPostAsync(small.Id);
         await app.ExecuteAsync("UPDATE outbox SET completed_at = now() WHERE id = $1", doneRow);
         var unknownRow = await app.ScalarAsync<long>("SELECT max(id) + 1000000 FROM outbox");
 
@@ -244,19 +229,6 @@ public sealed class FanOutBurstTests(FeedApp app)
         await run(ActivatorUtilities.CreateInstance<FanOutPostJob>(scope.ServiceProvider));
     }
 
-    /// <summary>
-    /// A post committed with its outbox row whose fan-out has not been enqueued, and will not be by
-    /// the relay for an hour: the test runs the jobs itself.
-    /// </summary>
-    private async Task<(long PostId, long OutboxId)> UnpublishedPostAsync(TestUser author)
-    {
-        var postId = await app.ScalarAsync<long>("INSERT INTO posts (author_id, body) VALUES ($1, 'burst') RETURNING id", author.Id);
-        return (postId, await OutboxRowAsync(1, postId));
-    }
-
-    private Task<long> OutboxRowAsync(short kind, long postId) => app.ScalarAsync<long>(
-        "INSERT INTO outbox (kind, post_id, next_attempt_at) VALUES ($1, $2, now() + interval '1 hour') RETURNING id", kind, postId);
-
     private Task<bool> CompletedAsync(long outboxId) =>
         app.ScalarAsync<bool>("SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1", outboxId);
 
@@ -282,7 +254,7 @@ public sealed class FanOutBurstTests(FeedApp app)
             _listener.InstrumentPublished = (instrument, listener) =>
             {
                 if (instrument.Meter.Name == FeedMetrics.MeterName && ReferenceEquals(instrument.Meter.Scope, scope)
-                    && instrument.Name is FeedMetrics.FanOutLagName or "feed.fanout.post_runs")
+                    && instrument.Name is FeedMetrics.FanOutLagName or FeedMetrics.PostFanOutRunsName)
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }

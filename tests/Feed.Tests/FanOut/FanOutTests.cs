@@ -108,7 +108,7 @@ public sealed class FanOutTests(FeedApp app)
     {
         var author = await app.CreateUserAsync("author");
         var fans = await app.CreateFansAsync(author, FeedApp.BatchSize);
-        var (postId, outboxId) = await UnpublishedPostAsync(author);
+        var (postId, outboxId) = await app.InsertUnpublishedPostAsync(author.Id);
         // Planned as FanOutPostJob would: generation 1, one batch covering every follower.
         await app.ExecuteAsync("UPDATE posts SET delivery = 1 WHERE id = $1", postId);
         await app.ExecuteAsync("UPDATE outbox SET generation = 1, batches_total = 1 WHERE id = $1", outboxId);
@@ -135,7 +135,7 @@ public sealed class FanOutTests(FeedApp app)
     {
         var author = await app.CreateUserAsync("author");
         var fans = await app.CreateFansAsync(author, FeedApp.BatchSize * 2 + 2);
-        var (postId, outboxId) = await UnpublishedPostAsync(author);
+        var (postId, outboxId) = await app.InsertUnpublishedPostAsync(author.Id);
 
         // Two runs of the job start together, and both wait for the post row while a third run's
         // decision (pushed) is being committed: the worst interleaving of the once-only decision.
@@ -152,7 +152,7 @@ public sealed class FanOutTests(FeedApp app)
             var job = ActivatorUtilities.CreateInstance<FanOutPostJob>(scope.ServiceProvider);
             await job.RunAsync(postId, outboxId, CancellationToken.None);
         })).ToList();
-        await WaitForLockWaitersAsync(2);
+        await app.WaitForLockWaitersAsync(2);
         await tx.CommitAsync();
         await decision.DisposeAsync();
         await Task.WhenAll(runs);
@@ -169,33 +169,6 @@ public sealed class FanOutTests(FeedApp app)
             await app.ScalarAsync<int>("SELECT batches_total FROM outbox WHERE id = $1", outboxId),
             (int)await app.ScalarAsync<long>("SELECT count(*) FROM fan_out_batches WHERE outbox_id = $1 AND generation = 2", outboxId));
         Assert.Equal(3, await app.ScalarAsync<int>("SELECT batches_total FROM outbox WHERE id = $1", outboxId));
-    }
-
-    /// <summary>
-    /// A post committed with its outbox row whose fan-out has not been enqueued, and will not be by
-    /// the relay for an hour: the test runs the jobs itself.
-    /// </summary>
-    private async Task<(long PostId, long OutboxId)> UnpublishedPostAsync(TestUser author)
-    {
-        var postId = await app.ScalarAsync<long>("INSERT INTO posts (author_id, body) VALUES ($1, 'twice') RETURNING id", author.Id);
-        var outboxId = await app.ScalarAsync<long>(
-            "INSERT INTO outbox (kind, post_id, next_attempt_at) VALUES (1, $1, now() + interval '1 hour') RETURNING id", postId);
-        return (postId, outboxId);
-    }
-
-    /// <summary>Waits until <paramref name="count"/> statements of this database wait for a row lock.</summary>
-    private async Task WaitForLockWaitersAsync(int count)
-    {
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            if (await app.ScalarAsync<long>(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") >= count)
-            {
-                return;
-            }
-            await Task.Delay(25);
-        }
-        Assert.Fail($"{count} runs never waited for the post row.");
     }
 
     [Fact]

@@ -282,6 +282,35 @@ public sealed class FeedApp : WebApplicationFactory<Program>, IAsyncLifetime
         }
         await cmd.ExecuteNonQueryAsync();
     }
+
+    /// <summary>
+    /// A post committed with its outbox row whose fan-out has not been enqueued, and will not be by
+    /// the relay for an hour: the test runs the jobs itself.
+    /// </summary>
+    public async Task<(long PostId, long OutboxId)> InsertUnpublishedPostAsync(long authorId)
+    {
+        var postId = await ScalarAsync<long>("INSERT INTO posts (author_id, body) VALUES ($1, 'unpublished') RETURNING id", authorId);
+        return (postId, await InsertOutboxRowAsync(1, postId));
+    }
+
+    /// <summary>Waits until <paramref name="count"/> statements of this database wait for a row lock.</summary>
+    public async Task WaitForLockWaitersAsync(int count)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            if (await ScalarAsync<long>(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") >= count)
+            {
+                return;
+            }
+            await Task.Delay(25);
+        }
+        Xunit.Assert.Fail($"{count} runs never waited for the post row.");
+    }
+
+    /// <summary>An outbox row of <paramref name="kind"/> for a post, left to the test for an hour (see <see cref="InsertUnpublishedPostAsync"/>).</summary>
+    public Task<long> InsertOutboxRowAsync(short kind, long postId) => ScalarAsync<long>(
+        "INSERT INTO outbox (kind, post_id, next_attempt_at) VALUES ($1, $2, now() + interval '1 hour') RETURNING id", kind, postId);
 }
 
 [CollectionDefinition(Name)]

@@ -15,6 +15,9 @@ public sealed class FeedMetrics
     /// <summary>Seconds from a post's commit until its last fan-out batch is done.</summary>
     public const string FanOutLagName = "feed.fanout.lag";
 
+    /// <summary>Posts whose fan-out ran (one per post of a burst job too).</summary>
+    public const string PostFanOutRunsName = "feed.fanout.post_runs";
+
     public const string JobDurationName = "feed.job.duration";
 
     private readonly Histogram<double> _fanOutLag;
@@ -37,7 +40,7 @@ public sealed class FeedMetrics
         var meter = meters.Create(MeterName);
         _fanOutLag = meter.CreateHistogram<double>(FanOutLagName, "s", "Time from a post's commit until its last fan-out batch is done.");
         _feedInserts = meter.CreateCounter<long>("feed.fanout.inserts", "{insert}", "Post ids pushed into home feeds.");
-        _postFanOuts = meter.CreateCounter<long>("feed.fanout.post_runs", "{post}", "Runs of a post's fan-out (one per post of a burst job too).");
+        _postFanOuts = meter.CreateCounter<long>(PostFanOutRunsName, "{post}", "Runs of a post's fan-out (one per post of a burst job too).");
         _jobs = meter.CreateCounter<long>("feed.jobs", "{job}", "Background jobs finished, by queue, job and outcome.");
         _jobDuration = meter.CreateHistogram<double>(JobDurationName, "s", "Background job run time, by queue and job.");
         _postCache = meter.CreateCounter<long>("feed.post_cache.lookups", "{lookup}", "Post cache lookups while hydrating feeds, by result (hit, miss).");
