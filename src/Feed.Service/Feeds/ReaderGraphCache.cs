@@ -18,7 +18,9 @@ namespace Feed.Feeds;
 /// the counter) before and after its commit, and again from its outbox job (retried until done), so
 /// a lost invalidation heals, and a read that loaded the graph before the change but caches it only
 /// after every invalidation still leaves a stale entry nobody uses. Entries expire after
-/// <see cref="FeedOptions.ReaderGraphTtl"/>. Nothing else touches these keys.
+/// <see cref="FeedOptions.ReaderGraphTtl"/> less a random quarter of it at most, so that entries
+/// cached together (after a generation bump, or a burst of returning readers) do not all expire in
+/// the same second and send every reader's next read to Postgres at once. Nothing else touches these keys.
 /// </remarks>
 public sealed class ReaderGraphCache(IConnectionMultiplexer redis, RedisTopology topology, IOptions<FeedOptions> options)
 {
@@ -72,7 +74,14 @@ public sealed class ReaderGraphCache(IConnectionMultiplexer redis, RedisTopology
     }
 
     public Task SetAsync(long userId, ReaderGraph graph) =>
-        _db.ScriptEvaluateAsync(SetScript, [Key(userId), VersionKey(userId)], [Encode(graph), (long)_ttl.TotalMilliseconds]);
+        _db.ScriptEvaluateAsync(SetScript, [Key(userId), VersionKey(userId)], [Encode(graph), EntryLifetimeMilliseconds()]);
+
+    /// <summary>A lifetime drawn uniformly from [3/4, 1] of the configured one.</summary>
+    private long EntryLifetimeMilliseconds()
+    {
+        var ttl = (long)_ttl.TotalMilliseconds;
+        return ttl - Random.Shared.NextInt64(ttl / 4 + 1);
+    }
 
     public Task InvalidateAsync(long userId) =>
         _db.ScriptEvaluateAsync(InvalidateScript, [Key(userId), VersionKey(userId)], [(long)_ttl.TotalMilliseconds]);

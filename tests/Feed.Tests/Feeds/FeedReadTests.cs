@@ -3,6 +3,7 @@ using System.Net;
 using Feed.Feeds;
 using Feed.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Feed.Tests.Feeds;
 
@@ -48,6 +49,30 @@ public sealed class FeedReadTests(FeedApp app)
         await graphs.SetAsync(userId, new ReaderGraph(generation, DateTimeOffset.UtcNow, [1, 2, 3], []) { Version = now });
         var (fresh, _, _) = await graphs.GetAsync(userId);
         Assert.Equal([1L, 2, 3], fresh!.Following);
+    }
+
+    [Fact]
+    public async Task Reader_graphs_cached_together_expire_spread_over_the_last_quarter_of_their_lifetime()
+    {
+        // Entries cached in one burst (a warm-up, a generation bump) must not all expire in the same
+        // second: each gets a lifetime between 3/4 and all of the configured one.
+        var graphs = app.Services.GetRequiredService<ReaderGraphCache>();
+        var ttl = app.Services.GetRequiredService<IOptions<FeedOptions>>().Value.ReaderGraphTtl;
+        var lifetimes = new List<long>();
+        for (var i = 0; i < 20; i++)
+        {
+            var userId = (await app.CreateUserAsync("ttl")).Id;
+            await graphs.InvalidateAsync(userId); // so that its counter exists
+            var (_, generation, version) = await graphs.GetAsync(userId);
+            await graphs.SetAsync(userId, new ReaderGraph(generation, DateTimeOffset.UtcNow, [1], []) { Version = version });
+            lifetimes.Add((long)(await app.RedisDb.KeyTimeToLiveAsync(ReaderGraphCache.Key(userId)))!.Value.TotalMilliseconds);
+            // The invalidation counter outlives the entry, so no older entry can meet a restarted counter.
+            Assert.True(await app.RedisDb.KeyTimeToLiveAsync(ReaderGraphCache.VersionKey(userId)) > TimeSpan.FromMilliseconds(lifetimes[^1]));
+        }
+
+        Assert.All(lifetimes, ms => Assert.InRange(ms, (long)(ttl.TotalMilliseconds * 0.75) - 5_000, (long)ttl.TotalMilliseconds));
+        // A fixed lifetime would give 20 values within the few milliseconds the loop took.
+        Assert.True(lifetimes.Max() - lifetimes.Min() > ttl.TotalMilliseconds / 20, $"lifetimes spread: {string.Join(", ", lifetimes)}");
     }
 
     [Fact]
