@@ -210,8 +210,15 @@ public sealed class FeedModelTests(FeedApp app, ITestOutputHelper output)
                     FROM users s, users f WHERE s.id = $1 AND f.id = $2
                     """, star.Id, id);
                 var stored = await app.Services.GetRequiredService<FeedStore>().GetAllAsync(id);
+                // What the read saw: the cached graph (only returned while valid), and whether a second read still misses them.
+                var (graph, generation, version) = await app.Services.GetRequiredService<ReaderGraphCache>().GetAsync(id);
+                var cached = graph is null
+                    ? $"no valid cached graph (generation {generation}, version {version})"
+                    : $"cached graph valid at generation {generation}, version {version}: follows star {graph.Follows(star.Id)}, merges it {graph.Merged.Contains(star.Id)}, {graph.Following.Length} followees";
+                var again = (await byId[id].WholeFeedAsync(50)).Select(p => long.Parse(p.Id)).ToHashSet();
                 Assert.Fail($"Follower {id} lost merged posts {string.Join(", ", lost)} of demoted star {star.Id}. {state}; " +
-                    $"stored feed has {stored.Length} ids, lost ones stored: {lost.Count(stored.Contains)}");
+                    $"stored feed has {stored.Length} ids, lost ones stored: {lost.Count(stored.Contains)}; {cached}; " +
+                    $"a second read now misses {lost.Count(p => !again.Contains(p))} of them");
             }
         }
     }
